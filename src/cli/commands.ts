@@ -1,0 +1,98 @@
+/**
+ * The command table: repcloud's command names, each with its help text and a thin handler.
+ * Handlers return an exit code; they hold no logic of their own beyond wiring.
+ */
+import type pg from 'pg';
+import type { ConnectionConfig } from '../config/types.js';
+import { connect } from '../db/connect.js';
+import { ExitCode, RpclError } from '../errors.js';
+import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
+import type { Logger } from '../report/logger.js';
+import type { GlobalArgs, Runtime } from './runtime.js';
+import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
+
+export interface CommandSpec {
+  name: string;
+  describe: string;
+  /** Holds `<pid_dir>/<command>_<config>.pid` while running. */
+  pidFile: boolean;
+  /** Accepts --json (its output is data). */
+  json?: boolean;
+  run(rt: Runtime, args: GlobalArgs): Promise<number>;
+}
+
+export const commands: CommandSpec[] = [
+  {
+    name: 'show_connections',
+    describe: 'print every [connections.NAME] of the config with all keys except the password',
+    pidFile: false,
+    json: true,
+    async run(rt, args) {
+      process.stdout.write(
+        `${args.json ? renderConnectionsJson(rt.connections) : renderConnectionsTable(rt.connections)}\n`,
+      );
+      return ExitCode.ok;
+    },
+  },
+  {
+    name: 'create_schema',
+    describe: "install rpcl's helper schema in each selected connection's database (a second run only warns)",
+    pidFile: true,
+    async run(rt) {
+      await forEachConnection(rt, async (client, _conn, log) => {
+        await createHelperSchema(client, log);
+      });
+      return ExitCode.ok;
+    },
+  },
+  {
+    name: 'drop_schema',
+    describe:
+      "remove rpcl's helper schema and everything rpcl created in the database: capture triggers left on user tables, copies, logs",
+    pidFile: true,
+    async run(rt) {
+      await forEachConnection(rt, async (client, conn, log) => {
+        await dropHelperSchema(client, { lockTimeoutMs: conn.lockTimeoutMs }, log);
+      });
+      return ExitCode.ok;
+    },
+  },
+  ...pending('repack_tables', 'repack every selected table of the selected connection(s), one after another, swap included'),
+  ...pending('prepare_repack', 'do everything up to the swap for every selected table and keep the copies in sync'),
+  ...pending('replay_data', 'keep prepared copies in sync (long-running)'),
+  ...pending('abort_repack', 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were'),
+  ...pending('stop_repack', 'stop a background repack_tables run cleanly, through its pid file'),
+  ...pending('stop_prepare', 'stop a background prepare_repack run cleanly, through its pid file'),
+  ...pending('stop_replay', 'stop a background replay_data run cleanly, through its pid file'),
+];
+
+/** Registered so help and spelling match repcloud; refuses plainly until implemented. */
+function pending(name: string, describe: string): CommandSpec[] {
+  return [
+    {
+      name,
+      describe: `${describe} [not available in this version]`,
+      pidFile: false,
+      async run() {
+        throw new RpclError(`${name} is not available in this version of rpcl yet`, ExitCode.internal);
+      },
+    },
+  ];
+}
+
+async function forEachConnection(
+  rt: Runtime,
+  body: (client: pg.Client, conn: ConnectionConfig, log: Logger) => Promise<void>,
+): Promise<void> {
+  for (const conn of rt.connections) {
+    const log = rt.log.child({ connection: conn.name });
+    log.debug(`connecting to connection ${conn.name}`);
+    const client = await connect(conn, { home: rt.home, applicationName: 'rpcl' });
+    try {
+      await body(client, conn, log);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+

@@ -1,0 +1,78 @@
+/** Entry point: parses arguments with yargs and maps every outcome to an exit code. */
+import { createRequire } from 'node:module';
+import yargs, { type Argv } from 'yargs';
+import { ExitCode, RpclError, UsageError } from '../errors.js';
+import { redact } from '../report/logger.js';
+import { commands, type CommandSpec } from './commands.js';
+import { openRuntime, type GlobalArgs } from './runtime.js';
+
+const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+const globalOptions = ['--config', '--connection', '--debug', '--json', '--help', '--version'];
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const parser = yargs(argv)
+    .scriptName('rpcl')
+    .usage('$0 <command> [options]\n\nRepack bloated PostgreSQL tables online, with plain SQL.')
+    .option('config', {
+      type: 'string',
+      default: 'default',
+      describe: 'config name under ~/.repcloud/config/, NAME.toml, or a path to a file',
+    })
+    .option('connection', { type: 'string', describe: 'work on this [connections.NAME] only (default: all, in file order)' })
+    .option('debug', { type: 'boolean', default: false, describe: 'stay in the foreground and log to the console at debug level' })
+    .version(version)
+    .strict()
+    .demandCommand(1, 'name a command')
+    .recommendCommands()
+    .exitProcess(false)
+    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
+    .epilogue('Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 connection, 5 refused table, 6 failed table, 7 already running, 130 interrupted.')
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(usageMessage(msg));
+    });
+  for (const spec of commands) register(parser, spec, (code) => (exitCode = code));
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => void): void {
+  parser.command(
+    spec.name,
+    spec.describe,
+    (y) => (spec.json ? y.option('json', { type: 'boolean', default: false, describe: 'print JSON' }) : y),
+    async (args) => {
+      const global = args as unknown as GlobalArgs;
+      const rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile });
+      try {
+        setExit(await spec.run(rt, global));
+      } catch (err) {
+        rt.log.error(err instanceof Error ? err.message : String(err));
+        throw err;
+      } finally {
+        await rt.close();
+      }
+    },
+  );
+}
+
+function usageMessage(msg: string): string {
+  const names = commands.map((c) => c.name).join(', ');
+  return `${msg}\nValid commands: ${names}.\nValid options: ${globalOptions.join(', ')}.\nRun "rpcl --help" or "rpcl <command> --help" for details.`;
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof RpclError) {
+    process.stderr.write(`rpcl: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`rpcl: internal error: ${redact(message, process.env.PGPASSWORD ? [process.env.PGPASSWORD] : [])}\n`);
+  return ExitCode.internal;
+}

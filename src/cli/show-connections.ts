@@ -1,0 +1,58 @@
+/** `show_connections`: every connection with every key except the password. */
+import type { ConnectionConfig } from '../config/types.js';
+import { displayQualified } from '../db/ident.js';
+
+type Row = Record<string, string | number | boolean | string[] | null>;
+
+/** repcloud's key names; `password` is deliberately absent. */
+export function connectionRow(c: ConnectionConfig): Row {
+  return {
+    name: c.name,
+    host: c.host ?? null,
+    port: c.port ?? null,
+    user: c.user ?? null,
+    database: c.database ?? null,
+    sslmode: c.sslmode ?? null,
+    sslrootcert: c.sslrootcert ?? null,
+    schemas: c.schemas,
+    tables: c.tables.map(displayQualified),
+    max_replay_rows: c.maxReplayRows,
+    lock_timeout: `${c.lockTimeoutMs}ms`,
+    check_time: c.checkTimeSeconds,
+    analyze_tables: c.analyzeTables,
+    deadlock_resolution: c.deadlockResolution,
+  };
+}
+
+export function renderConnectionsJson(conns: ConnectionConfig[]): string {
+  return JSON.stringify(conns.map(connectionRow), null, 2);
+}
+
+/** An aligned text table; absent keys show as `-` (libpq environment or .pgpass applies). */
+export function renderConnectionsTable(conns: ConnectionConfig[]): string {
+  const rows = conns.map(connectionRow);
+  const headers = Object.keys(rows[0] ?? connectionRow(emptyConnection()));
+  const cells = rows.map((r) => headers.map((h) => cellText(r[h] ?? null)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function cellText(v: Row[string]): string {
+  if (v === null) return '-';
+  if (Array.isArray(v)) return v.length === 0 ? '-' : v.join(',');
+  return String(v);
+}
+
+function emptyConnection(): ConnectionConfig {
+  return {
+    name: '',
+    schemas: [],
+    tables: [],
+    maxReplayRows: 0,
+    lockTimeoutMs: 0,
+    checkTimeSeconds: 0,
+    analyzeTables: false,
+    deadlockResolution: 'nothing',
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Every key a configuration file may hold, section by section, with how its value is read
+ * and its default. Key names are repcloud's, so existing repcloud files keep working.
+ */
+
+import type { SmtpSsl } from './types.js';
+import {
+  boolean,
+  booleanOf,
+  fail,
+  integer,
+  numberAtLeast,
+  oneOf,
+  stringList,
+  text,
+  type Coercer,
+  ok,
+} from './coerce.js';
+import { lockTimeout } from './duration.js';
+import type { Fields } from './section.js';
+
+const port = integer(1, 65535);
+
+export const DEFAULTS = {
+  pidDir: '~/.repcloud/pid',
+  logDir: '~/.repcloud/logs',
+  logLevel: 'info',
+  logDest: 'file',
+  logDaysKeep: 10,
+  enableEmail: false,
+  smtpPort: 587,
+  /** Implicit TLS listens on its own port; 587 there would never answer a TLS hello. */
+  smtpPortTls: 465,
+  smtpSsl: 'starttls',
+  maxReplayRows: 10_000,
+  lockTimeoutMs: 3000,
+  checkTimeSeconds: 10,
+  analyzeTables: true,
+  deadlockResolution: 'nothing',
+} as const;
+
+export const TOP_LEVEL_FIELDS = {
+  pid_dir: { read: text },
+} satisfies Fields;
+export const TOP_LEVEL_SECTIONS = ['logging', 'notifier', 'connections'] as const;
+
+export const LOGGING_FIELDS = {
+  log_dir: { read: text },
+  log_level: { read: oneOf(['debug', 'info', 'warning', 'error'], { warn: 'warning' }) },
+  log_dest: { read: oneOf(['file', 'console']) },
+  log_days_keep: { read: integer(1) },
+} satisfies Fields;
+
+export const NOTIFIER_FIELDS = {
+  enable_email: { read: boolean },
+} satisfies Fields;
+export const NOTIFIER_SECTIONS = ['email'] as const;
+
+const smtpSslWords = oneOf(['none', 'starttls', 'tls'], { ssl: 'tls', implicit: 'tls' });
+
+/** Also a boolean, as repcloud's users wrote it: on means STARTTLS, off means plain text. */
+const smtpSsl: Coercer<SmtpSsl> = (raw) => {
+  const words = smtpSslWords(raw);
+  if (words.ok) return words;
+  const flag = booleanOf(raw);
+  return flag === undefined ? fail(words.expected) : ok(flag ? 'starttls' : 'none');
+};
+
+export const EMAIL_FIELDS = {
+  mailfrom: { read: text },
+  mailto: { read: stringList('an address or a list of addresses', true) },
+  smtp_server: { read: text },
+  smtp_port: { read: port },
+  smtp_ssl: { read: smtpSsl },
+  smtp_username: { read: text },
+  smtp_password: { read: text, secret: true },
+} satisfies Fields;
+
+/** Required when `enable_email` is on: without them no message can be sent. */
+export const EMAIL_REQUIRED = ['mailfrom', 'mailto', 'smtp_server'] as const;
+
+export const CONNECTION_FIELDS = {
+  host: { read: text },
+  port: { read: port },
+  user: { read: text },
+  password: { read: text, secret: true },
+  database: { read: text },
+  sslmode: {
+    read: oneOf(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
+  },
+  sslrootcert: { read: text },
+  schemas: { read: stringList('a list of schema names') },
+  tables: { read: stringList('a list of "schema.table" names') },
+  max_replay_rows: { read: integer(1) },
+  lock_timeout: { read: lockTimeout },
+  check_time: { read: numberAtLeast(1, 'seconds') },
+  analyze_tables: { read: boolean },
+  deadlock_resolution: { read: oneOf(['nothing', 'cancel_query', 'kill_query']) },
+} satisfies Fields;

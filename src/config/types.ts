@@ -1,0 +1,56 @@
+/** The validated, typed configuration. Raw TOML never leaves src/config. */
+
+import type { QualifiedName } from '../db/ident.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+export type SmtpSsl = 'none' | 'starttls' | 'tls';
+export type DeadlockResolution = 'nothing' | 'cancel_query' | 'kill_query';
+
+export interface ConnectionConfig {
+  name: string;
+  /** Absent values fall back to libpq's environment variables and ~/.pgpass. */
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string;
+  database?: string;
+  sslmode?: SslMode;
+  sslrootcert?: string;
+  schemas: string[];
+  tables: QualifiedName[];
+  maxReplayRows: number;
+  lockTimeoutMs: number;
+  checkTimeSeconds: number;
+  analyzeTables: boolean;
+  deadlockResolution: DeadlockResolution;
+}
+
+export interface EmailConfig {
+  mailfrom: string;
+  mailto: string[];
+  smtpServer: string;
+  smtpPort: number;
+  smtpSsl: SmtpSsl;
+  smtpUsername?: string;
+  smtpPassword?: string;
+}
+
+export interface Config {
+  /** Name the config was asked for by (`default`), used in log and pid file names. */
+  name: string;
+  file: string;
+  pidDir: string;
+  logging: {
+    logDir: string;
+    logLevel: LogLevel;
+    logDest: 'file' | 'console';
+    logDaysKeep: number;
+  };
+  notifier: {
+    enableEmail: boolean;
+    email?: EmailConfig;
+  };
+  /** In file order. */
+  connections: ConnectionConfig[];
+}

@@ -1,0 +1,167 @@
+/**
+ * Installs and removes rpcl's helper schema. Removal takes everything rpcl created in the
+ * database (capture triggers on user tables included) and nothing else.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { ExitCode, RpclError } from '../errors.js';
+import { displayQualified, quoteIdent, quoteLiteral, quoteQualified } from '../db/ident.js';
+import { SqlState, isSqlState } from '../db/sqlstate.js';
+import { inTransaction, setLocalTimeouts, sleep } from '../db/session.js';
+import {
+  captureTriggers,
+  foreignDependents,
+  helperSchemaState,
+  liveRunLocks,
+} from '../inspect/helper-schema.js';
+import { HELPER_SCHEMA, HELPER_SCHEMA_MARKER, HELPER_SCHEMA_VERSION } from '../plan/names.js';
+import type { Logger } from '../report/logger.js';
+
+const sqlDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
+
+export type CreateSchemaResult = 'created' | 'exists';
+
+export async function createHelperSchema(client: pg.Client, log: Logger): Promise<CreateSchemaResult> {
+  const state = await helperSchemaState(client);
+  if (state.kind === 'ours') {
+    log.warning(`the helper schema ${HELPER_SCHEMA} already exists in this database: nothing to do`);
+    return 'exists';
+  }
+  if (state.kind === 'foreign') throw foreignSchemaError();
+  const script = readFileSync(resolve(sqlDir, 'helper_schema.sql'), 'utf8');
+  try {
+    await inTransaction(client, async () => {
+      await client.query(script);
+      // COMMENT takes no bind parameters; the marker is a constant of ours, quoted as a literal.
+      await client.query(
+        `COMMENT ON SCHEMA ${quoteIdent(HELPER_SCHEMA)} IS ${quoteLiteral(HELPER_SCHEMA_MARKER)}`,
+      );
+      await client.query(`INSERT INTO ${quoteIdent(HELPER_SCHEMA)}.schema_version (version) VALUES ($1)`, [
+        HELPER_SCHEMA_VERSION,
+      ]);
+    });
+  } catch (err) {
+    // Two create_schema runs racing: the loser finds the winner's schema.
+    if (isSqlState(err, SqlState.duplicateSchema)) {
+      log.warning(`the helper schema ${HELPER_SCHEMA} was created concurrently: nothing to do`);
+      return 'exists';
+    }
+    if (isSqlState(err, SqlState.insufficientPrivilege)) {
+      throw new RpclError(
+        `cannot create the helper schema ${HELPER_SCHEMA}: ${(err as Error).message}. ` +
+          'Connect as the owner of the tables to repack and GRANT CREATE ON DATABASE to that role.',
+        ExitCode.failed,
+      );
+    }
+    throw err;
+  }
+  log.info(`created the helper schema ${HELPER_SCHEMA}`);
+  return 'created';
+}
+
+export interface DropSchemaOptions {
+  lockTimeoutMs: number;
+  /** Attempts per capture trigger when its table is busy. */
+  attempts?: number;
+}
+
+export interface DropSchemaResult {
+  dropped: boolean;
+  triggersRemoved: string[];
+}
+
+export async function dropHelperSchema(
+  client: pg.Client,
+  opts: DropSchemaOptions,
+  log: Logger,
+): Promise<DropSchemaResult> {
+  const state = await helperSchemaState(client);
+  if (state.kind === 'absent') {
+    log.info(`no helper schema ${HELPER_SCHEMA} in this database: nothing to drop`);
+    return { dropped: false, triggersRemoved: [] };
+  }
+  if (state.kind === 'foreign') throw foreignSchemaError();
+
+  const live = await liveRunLocks(client);
+  if (live.length > 0) {
+    const list = live.map((l) => `table OID ${l.tableOid} (backend pid ${l.pid})`).join(', ');
+    throw new RpclError(
+      `cannot drop the helper schema while rpcl runs are live: ${list}. ` +
+        'Stop them first (stop_repack, stop_prepare, stop_replay), then run drop_schema again.',
+      ExitCode.refused,
+    );
+  }
+  const dependents = await foreignDependents(client, state.oid);
+  if (dependents.length > 0) {
+    throw new RpclError(
+      `cannot drop the helper schema ${HELPER_SCHEMA}: objects outside it depend on it and would be ` +
+        `dropped too: ${dependents.join('; ')}. Drop or change them first, then run drop_schema again.`,
+      ExitCode.refused,
+    );
+  }
+
+  const removed: string[] = [];
+  for (const t of await captureTriggers(client, state.oid)) {
+    const table = quoteQualified({ schema: t.schema, name: t.table });
+    await withLockRetries(opts, log, `drop trigger ${t.triggerName} on ${displayQualified({ schema: t.schema, name: t.table })}`, () =>
+      inTransaction(client, async () => {
+        // DROP TRIGGER takes SHARE ROW EXCLUSIVE on the user's table: bounded, so the
+        // application's queries never queue for long behind us.
+        await setLocalTimeouts(client, { lockTimeoutMs: opts.lockTimeoutMs });
+        await client.query(`DROP TRIGGER IF EXISTS ${quoteIdent(t.triggerName)} ON ${table}`);
+      }),
+    );
+    removed.push(`${displayQualified({ schema: t.schema, name: t.table })}.${t.triggerName}`);
+    log.info(`removed capture trigger ${t.triggerName} from ${displayQualified({ schema: t.schema, name: t.table })}`);
+  }
+
+  await withLockRetries(opts, log, `drop schema ${HELPER_SCHEMA}`, () =>
+    inTransaction(client, async () => {
+      await setLocalTimeouts(client, { lockTimeoutMs: opts.lockTimeoutMs });
+      // Re-checked inside the transaction: a trigger created since the scan would be
+      // dropped by CASCADE without a bounded lock on its table.
+      const late = await captureTriggers(client, state.oid);
+      if (late.length > 0) throw new RpclError('a capture trigger appeared during drop_schema; run it again', ExitCode.failed);
+      await client.query(`DROP SCHEMA ${quoteIdent(HELPER_SCHEMA)} CASCADE`);
+    }),
+  );
+  log.info(`dropped the helper schema ${HELPER_SCHEMA}`);
+  return { dropped: true, triggersRemoved: removed };
+}
+
+async function withLockRetries<T>(
+  opts: DropSchemaOptions,
+  log: Logger,
+  what: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await body();
+    } catch (err) {
+      if (!isSqlState(err, SqlState.lockNotAvailable) || attempt >= attempts) {
+        if (isSqlState(err, SqlState.lockNotAvailable)) {
+          throw new RpclError(
+            `${what}: lock not granted within lock_timeout after ${attempts} attempts; ` +
+              'the table is busy. Run drop_schema again when the long transactions have ended.',
+            ExitCode.failed,
+          );
+        }
+        throw err;
+      }
+      log.warning(`${what}: lock not granted within ${opts.lockTimeoutMs} ms (attempt ${attempt}/${attempts}), retrying`);
+      await sleep(Math.min(200 * 2 ** attempt, 5000));
+    }
+  }
+}
+
+function foreignSchemaError(): RpclError {
+  return new RpclError(
+    `a schema named ${HELPER_SCHEMA} exists but was not created by rpcl (its comment is not rpcl's marker); ` +
+      'rpcl will not use or drop it. Rename that schema to let rpcl install its helper schema.',
+    ExitCode.refused,
+  );
+}

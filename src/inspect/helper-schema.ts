@@ -1,0 +1,86 @@
+/** Read-only facts about rpcl's helper schema and what it left on user tables. */
+import type pg from 'pg';
+import { ADVISORY_CLASS, liveRunLocksSql } from '../db/advisory.js';
+import { HELPER_SCHEMA, HELPER_SCHEMA_MARKER } from '../plan/names.js';
+
+export type HelperSchemaState =
+  | { kind: 'absent' }
+  | { kind: 'ours'; oid: number }
+  /** A schema of that name that rpcl did not create: never touched. */
+  | { kind: 'foreign'; oid: number };
+
+export async function helperSchemaState(client: pg.Client): Promise<HelperSchemaState> {
+  const { rows } = await client.query<{ oid: number; marker: string | null }>(
+    `SELECT n.oid::int8 AS oid, obj_description(n.oid, 'pg_namespace') AS marker
+     FROM pg_namespace n WHERE n.nspname = $1`,
+    [HELPER_SCHEMA],
+  );
+  const row = rows[0];
+  if (row === undefined) return { kind: 'absent' };
+  const oid = Number(row.oid);
+  return row.marker === HELPER_SCHEMA_MARKER ? { kind: 'ours', oid } : { kind: 'foreign', oid };
+}
+
+export interface CaptureTrigger {
+  triggerName: string;
+  tableOid: number;
+  schema: string;
+  table: string;
+}
+
+/** Triggers on tables outside the helper schema that call a function inside it. */
+export async function captureTriggers(client: pg.Client, schemaOid: number): Promise<CaptureTrigger[]> {
+  const { rows } = await client.query<{ tgname: string; relid: string; nspname: string; relname: string }>(
+    `SELECT t.tgname, c.oid::int8 AS relid, n.nspname, c.relname
+     FROM pg_trigger t
+     JOIN pg_proc p ON p.oid = t.tgfoid
+     JOIN pg_class c ON c.oid = t.tgrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE p.pronamespace = $1::oid AND c.relnamespace <> $1::oid
+     ORDER BY n.nspname, c.relname, t.tgname`,
+    [schemaOid],
+  );
+  return rows.map((r) => ({ triggerName: r.tgname, tableOid: Number(r.relid), schema: r.nspname, table: r.relname }));
+}
+
+/**
+ * Objects outside the helper schema that depend on something inside it (a user's view on a
+ * log table, say). DROP SCHEMA ... CASCADE would silently take them along, so they are reported
+ * and the drop refused. Capture triggers are excluded: removing them is the point.
+ */
+export async function foreignDependents(client: pg.Client, schemaOid: number): Promise<string[]> {
+  const { rows } = await client.query<{ dependent: string }>(
+    `WITH inside AS (
+       SELECT 'pg_class'::regclass AS classid, oid FROM pg_class WHERE relnamespace = $1::oid
+       UNION ALL SELECT 'pg_proc'::regclass, oid FROM pg_proc WHERE pronamespace = $1::oid
+       UNION ALL SELECT 'pg_type'::regclass, oid FROM pg_type WHERE typnamespace = $1::oid
+     ), deps AS (
+       SELECT DISTINCT d.classid, d.objid, d.objsubid
+       FROM pg_depend d JOIN inside i ON i.classid = d.refclassid AND i.oid = d.refobjid
+       WHERE d.deptype = 'n'
+     )
+     SELECT pg_describe_object(deps.classid, deps.objid, deps.objsubid) AS dependent
+     FROM deps
+     WHERE CASE deps.classid
+       WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = deps.objid)
+       WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = deps.objid)
+       WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = deps.objid)
+       WHEN 'pg_constraint'::regclass THEN (SELECT connamespace FROM pg_constraint WHERE oid = deps.objid)
+       WHEN 'pg_rewrite'::regclass THEN
+         (SELECT c.relnamespace FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = deps.objid)
+       WHEN 'pg_attrdef'::regclass THEN
+         (SELECT c.relnamespace FROM pg_attrdef a JOIN pg_class c ON c.oid = a.adrelid WHERE a.oid = deps.objid)
+       WHEN 'pg_trigger'::regclass THEN NULL
+       ELSE NULL
+     END IS DISTINCT FROM $1::oid
+       AND deps.classid <> 'pg_trigger'::regclass
+     ORDER BY 1`,
+    [schemaOid],
+  );
+  return rows.map((r) => r.dependent);
+}
+
+export async function liveRunLocks(client: pg.Client): Promise<{ tableOid: number; pid: number }[]> {
+  const { rows } = await client.query<{ table_oid: string; pid: number }>(liveRunLocksSql, [ADVISORY_CLASS]);
+  return rows.map((r) => ({ tableOid: Number(r.table_oid), pid: r.pid }));
+}

@@ -1,0 +1,20 @@
+/**
+ * Names of rpcl's own objects. Work objects are named from the table's OID: leftovers of any
+ * run can be found again from the catalog, and names never approach the 63-byte limit.
+ */
+export const HELPER_SCHEMA = 'rpcl';
+
+/** Written on the schema so rpcl never adopts (or drops) a user's schema of the same name. */
+export const HELPER_SCHEMA_MARKER = 'rpcl helper schema: work tables and run state of rpcl; remove with `rpcl drop_schema`';
+
+export const HELPER_SCHEMA_VERSION = 1;
+
+export const workNames = {
+  captureTrigger: (oid: number) => `rpcl_capture_${oid}`,
+  captureFunction: (oid: number) => `capture_${oid}`,
+  logTable: (oid: number) => `log_${oid}`,
+  copyTable: (oid: number) => `copy_${oid}`,
+};
+
+/** Prefix shared by every capture trigger rpcl creates on a user table. */
+export const CAPTURE_TRIGGER_PREFIX = 'rpcl_capture_';

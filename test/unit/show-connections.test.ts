@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { renderConnectionsJson, renderConnectionsTable } from '../../src/cli/show-connections.js';
+import type { ConnectionConfig } from '../../src/config/types.js';
+
+const prod: ConnectionConfig = {
+  name: 'prod',
+  host: 'db.internal',
+  port: 5432,
+  user: 'owner',
+  password: 'hunter2',
+  database: 'app',
+  sslmode: 'verify-full',
+  sslrootcert: '/etc/ca.pem',
+  schemas: ['sales'],
+  tables: [{ schema: 'public', name: 'Mixed Case' }],
+  maxReplayRows: 5000,
+  lockTimeoutMs: 2000,
+  checkTimeSeconds: 10,
+  analyzeTables: false,
+  deadlockResolution: 'cancel_query',
+};
+const bare: ConnectionConfig = { ...prod, name: 'env', host: undefined, port: undefined, user: undefined,
+  password: undefined, database: undefined, sslmode: undefined, sslrootcert: undefined, schemas: [], tables: [] };
+
+describe('show_connections', () => {
+  it('renders one aligned row per connection without the password', () => {
+    expect(renderConnectionsTable([prod, bare])).toBe(
+      [
+        'name  host         port  user   database  sslmode      sslrootcert  schemas  tables               max_replay_rows  lock_timeout  check_time  analyze_tables  deadlock_resolution',
+        '----  -----------  ----  -----  --------  -----------  -----------  -------  -------------------  ---------------  ------------  ----------  --------------  -------------------',
+        'prod  db.internal  5432  owner  app       verify-full  /etc/ca.pem  sales    public."Mixed Case"  5000             2000ms        10          false           cancel_query',
+        'env   -            -     -      -         -            -            -        -                    5000             2000ms        10          false           cancel_query',
+      ].join('\n'),
+    );
+  });
+
+  it('renders JSON with repcloud key names and no password', () => {
+    const rows = JSON.parse(renderConnectionsJson([prod])) as Record<string, unknown>[];
+    expect(rows[0]).toEqual({
+      name: 'prod', host: 'db.internal', port: 5432, user: 'owner', database: 'app', sslmode: 'verify-full',
+      sslrootcert: '/etc/ca.pem', schemas: ['sales'], tables: ['public."Mixed Case"'], max_replay_rows: 5000,
+      lock_timeout: '2000ms', check_time: 10, analyze_tables: false, deadlock_resolution: 'cancel_query',
+    });
+    expect(renderConnectionsJson([prod])).not.toContain('hunter2');
+  });
+});

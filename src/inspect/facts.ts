@@ -1,0 +1,112 @@
+/** Plain facts about one table, read from the catalog. No SQL text is built from them here. */
+
+export interface ColumnFact {
+  name: string;
+  attnum: number;
+  /** format_type(atttypid, atttypmod): used only to declare log columns of key columns. */
+  type: string;
+  /** Collation name to declare on a log column, quoted-ready parts; null for the type's default. */
+  collation: { schema: string; name: string } | null;
+  notNull: boolean;
+  /** '' = ordinary, 's' = stored generated, 'v' = virtual generated (PostgreSQL 18). */
+  generated: '' | 's' | 'v';
+  /** '' = none, 'a' = GENERATED ALWAYS, 'd' = BY DEFAULT. */
+  identity: '' | 'a' | 'd';
+  statisticsTarget: number | null;
+  comment: string | null;
+}
+
+export interface KeyFact {
+  kind: 'primary' | 'unique';
+  /** The index that makes the key: its name. */
+  indexName: string;
+  columns: string[];
+}
+
+export interface ConstraintFact {
+  name: string;
+  /** p primary, u unique, x exclusion */
+  type: 'p' | 'u' | 'x';
+  /** pg_get_constraintdef(oid) */
+  definition: string;
+  comment: string | null;
+}
+
+export interface IndexFact {
+  oid: number;
+  name: string;
+  /** pg_get_indexdef(oid) as it reads on the original table. */
+  definition: string;
+  tablespace: string | null;
+  /** Set when the index belongs to a PRIMARY KEY, UNIQUE or EXCLUDE constraint. */
+  constraint: ConstraintFact | null;
+  comment: string | null;
+  isClustered: boolean;
+  isReplicaIdentity: boolean;
+}
+
+export interface ForeignKeyFact {
+  name: string;
+  /** The table that holds the constraint. */
+  table: { oid: number; schema: string; name: string };
+  referencedOid: number;
+  /** pg_get_constraintdef(oid), with the referenced table as `REFERENCES schema.table(...)`. */
+  definition: string;
+  validated: boolean;
+  comment: string | null;
+}
+
+export interface ViewFact {
+  oid: number;
+  schema: string;
+  name: string;
+}
+
+export interface SequenceFact {
+  schema: string;
+  name: string;
+  column: string;
+}
+
+export interface GrantFact {
+  grantee: string | null; // null = PUBLIC
+  privilege: string;
+  grantable: boolean;
+  column: string | null;
+}
+
+export interface TableFacts {
+  oid: number;
+  schema: string;
+  name: string;
+  relkind: string;
+  persistence: 'p' | 'u' | 't';
+  isPartition: boolean;
+  inheritsFrom: string[];
+  inheritedBy: string[];
+  owner: string;
+  /** The connected role may act as the owner (ALTER, DROP). */
+  canActAsOwner: boolean;
+  tablespace: string | null;
+  relfilenode: number;
+  reloptions: string[];
+  toastReloptions: string[];
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  rowSecurity: boolean;
+  forceRowSecurity: boolean;
+  comment: string | null;
+  columns: ColumnFact[];
+  key: KeyFact | null;
+  indexes: IndexFact[];
+  incomingForeignKeys: ForeignKeyFact[];
+  outgoingForeignKeys: ForeignKeyFact[];
+  views: ViewFact[];
+  ownedSequences: SequenceFact[];
+  grants: GrantFact[];
+  /** Dependents rpcl cannot yet carry across the swap, described by pg_describe_object. */
+  unsupportedDependents: string[];
+  estimatedRows: number;
+  totalBytes: number;
+  /** Digest of the definition: a change during the run ends the run before the swap. */
+  fingerprint: string;
+}

@@ -1,0 +1,304 @@
+/**
+ * Reads the catalog facts about one table (by OID) that planning and the swap need. Read-only.
+ * Dependents are found through pg_depend, not from a list of kinds: anything rpcl does not
+ * know how to carry across the swap is reported as unsupported.
+ */
+import type pg from 'pg';
+import type {
+  ColumnFact,
+  ForeignKeyFact,
+  GrantFact,
+  IndexFact,
+  KeyFact,
+  SequenceFact,
+  TableFacts,
+  ViewFact,
+} from './facts.js';
+
+export async function inspectTable(client: pg.Client, oid: number): Promise<TableFacts | null> {
+  const base = await client.query(
+    `SELECT c.oid::int8 AS oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.relispartition,
+            pg_get_userbyid(c.relowner) AS owner,
+            pg_has_role(current_user, c.relowner, 'USAGE') AS can_act_as_owner,
+            ts.spcname AS tablespace, c.relfilenode::int8 AS relfilenode,
+            coalesce(c.reloptions, '{}') AS reloptions,
+            coalesce(t.reloptions, '{}') AS toast_reloptions,
+            c.relreplident::text AS replident, c.relrowsecurity, c.relforcerowsecurity,
+            obj_description(c.oid, 'pg_class') AS comment,
+            greatest(c.reltuples, 0)::float8 AS reltuples,
+            pg_total_relation_size(c.oid)::int8 AS total_bytes,
+            ARRAY(SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) AS inherits_from,
+            ARRAY(SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = c.oid) AS inherited_by
+     FROM pg_class c
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+     LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+     WHERE c.oid = $1::oid`,
+    [oid],
+  );
+  const r = base.rows[0];
+  if (r === undefined) return null;
+  const [columns, indexes, fks, views, sequences, grants, unsupported, fingerprint] = await Promise.all([
+    readColumns(client, oid),
+    readIndexes(client, oid),
+    readForeignKeys(client, oid),
+    readViews(client, oid),
+    readOwnedSequences(client, oid),
+    readGrants(client, oid),
+    readUnsupportedDependents(client, oid),
+    readFingerprint(client, oid),
+  ]);
+  return {
+    oid: Number(r.oid),
+    schema: r.nspname,
+    name: r.relname,
+    relkind: r.relkind,
+    persistence: r.relpersistence,
+    isPartition: r.relispartition,
+    inheritsFrom: r.inherits_from,
+    inheritedBy: r.inherited_by,
+    owner: r.owner,
+    canActAsOwner: r.can_act_as_owner,
+    tablespace: r.tablespace,
+    relfilenode: Number(r.relfilenode),
+    reloptions: r.reloptions,
+    toastReloptions: r.toast_reloptions,
+    replicaIdentity: r.replident,
+    rowSecurity: r.relrowsecurity,
+    forceRowSecurity: r.relforcerowsecurity,
+    comment: r.comment,
+    columns,
+    key: chooseKey(indexes, columns),
+    indexes,
+    incomingForeignKeys: fks.filter((f) => f.referencedOid === oid),
+    outgoingForeignKeys: fks.filter((f) => f.table.oid === oid),
+    views,
+    ownedSequences: sequences,
+    grants,
+    unsupportedDependents: unsupported,
+    estimatedRows: Number(r.reltuples),
+    totalBytes: Number(r.total_bytes),
+    fingerprint,
+  };
+}
+
+async function readColumns(client: pg.Client, oid: number): Promise<ColumnFact[]> {
+  const { rows } = await client.query(
+    `SELECT a.attname, a.attnum::int, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN cn.nspname END AS coll_schema,
+            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS coll_name,
+            a.attnotnull, a.attgenerated::text, a.attidentity::text,
+            nullif(a.attstattarget, -1)::int AS stattarget,
+            col_description(a.attrelid, a.attnum) AS comment
+     FROM pg_attribute a
+     JOIN pg_type t ON t.oid = a.atttypid
+     LEFT JOIN pg_collation co ON co.oid = a.attcollation
+     LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+     WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+     ORDER BY a.attnum`,
+    [oid],
+  );
+  return rows.map((c) => ({
+    name: c.attname,
+    attnum: c.attnum,
+    type: c.type,
+    collation: c.coll_name ? { schema: c.coll_schema, name: c.coll_name } : null,
+    notNull: c.attnotnull,
+    generated: c.attgenerated as ColumnFact['generated'],
+    identity: c.attidentity as ColumnFact['identity'],
+    statisticsTarget: c.stattarget,
+    comment: c.comment,
+  }));
+}
+
+interface IndexRow extends IndexFact {
+  isPrimary: boolean;
+  isUniqueUsable: boolean;
+  keyColumns: string[];
+}
+
+async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> {
+  const { rows } = await client.query(
+    `SELECT ic.oid::int8 AS oid, ic.relname, pg_get_indexdef(ic.oid) AS def, ts.spcname AS tablespace,
+            i.indisprimary, i.indisclustered, i.indisreplident,
+            (i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indisvalid) AS unique_usable,
+            ARRAY(SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS key_columns,
+            bool_and_notnull.all_not_null,
+            con.conname, con.contype::text, pg_get_constraintdef(con.oid) AS condef,
+            obj_description(con.oid, 'pg_constraint') AS con_comment,
+            obj_description(ic.oid, 'pg_class') AS comment
+     FROM pg_index i
+     JOIN pg_class ic ON ic.oid = i.indexrelid
+     LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
+     LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+     CROSS JOIN LATERAL (
+       SELECT coalesce(bool_and(a.attnotnull), false) AS all_not_null
+       FROM unnest(i.indkey[0:i.indnkeyatts - 1]) k(attnum)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     ) bool_and_notnull
+     WHERE i.indrelid = $1::oid
+     ORDER BY ic.relname`,
+    [oid],
+  );
+  return rows.map((x) => ({
+    oid: Number(x.oid),
+    name: x.relname,
+    definition: x.def,
+    tablespace: x.tablespace,
+    constraint: x.conname
+      ? { name: x.conname, type: x.contype, definition: x.condef, comment: x.con_comment }
+      : null,
+    comment: x.comment,
+    isClustered: x.indisclustered,
+    isReplicaIdentity: x.indisreplident,
+    isPrimary: x.indisprimary,
+    isUniqueUsable: x.unique_usable && x.all_not_null && !(x.key_columns as string[]).includes(null as never),
+    keyColumns: x.key_columns,
+  }));
+}
+
+/** The primary key, else the first usable NOT NULL unique index (immediate, no predicate, no expression). */
+function chooseKey(indexes: IndexRow[], _columns: ColumnFact[]): KeyFact | null {
+  const pk = indexes.find((i) => i.isPrimary && i.isUniqueUsable);
+  if (pk) return { kind: 'primary', indexName: pk.name, columns: pk.keyColumns };
+  const uk = indexes.find((i) => i.isUniqueUsable);
+  if (uk) return { kind: 'unique', indexName: uk.name, columns: uk.keyColumns };
+  return null;
+}
+
+async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignKeyFact[]> {
+  // Run with an empty search_path by the caller's session settings or not: the definition is
+  // re-read with every name qualified so it can be replayed from any schema.
+  const { rows } = await client.query(
+    `SELECT con.conname, con.conrelid::int8 AS relid, n.nspname, c.relname, con.confrelid::int8 AS refid,
+            con.convalidated, obj_description(con.oid, 'pg_constraint') AS comment,
+            pg_get_constraintdef(con.oid) AS def
+     FROM pg_constraint con
+     JOIN pg_class c ON c.oid = con.conrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE con.contype = 'f' AND (con.conrelid = $1::oid OR con.confrelid = $1::oid)
+     ORDER BY n.nspname, c.relname, con.conname`,
+    [oid],
+  );
+  return rows.map((f) => ({
+    name: f.conname,
+    table: { oid: Number(f.relid), schema: f.nspname, name: f.relname },
+    referencedOid: Number(f.refid),
+    definition: f.def,
+    validated: f.convalidated,
+    comment: f.comment,
+  }));
+}
+
+/** Views whose query reads the table directly (views on those views follow by name). */
+async function readViews(client: pg.Client, oid: number): Promise<ViewFact[]> {
+  const { rows } = await client.query(
+    `SELECT DISTINCT v.oid::int8 AS oid, n.nspname, v.relname
+     FROM pg_depend d
+     JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+     JOIN pg_class v ON v.oid = r.ev_class
+     JOIN pg_namespace n ON n.oid = v.relnamespace
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid AND v.relkind = 'v'
+     ORDER BY 1`,
+    [oid],
+  );
+  return rows.map((v) => ({ oid: Number(v.oid), schema: v.nspname, name: v.relname }));
+}
+
+/** serial-style sequences owned by a column (identity sequences are the column's own). */
+async function readOwnedSequences(client: pg.Client, oid: number): Promise<SequenceFact[]> {
+  const { rows } = await client.query(
+    `SELECT n.nspname, s.relname, a.attname
+     FROM pg_depend d
+     JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+     JOIN pg_namespace n ON n.oid = s.relnamespace
+     JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+       AND d.refobjid = $1::oid AND d.deptype = 'a'
+     ORDER BY 1, 2`,
+    [oid],
+  );
+  return rows.map((s) => ({ schema: s.nspname, name: s.relname, column: s.attname }));
+}
+
+async function readGrants(client: pg.Client, oid: number): Promise<GrantFact[]> {
+  const { rows } = await client.query(
+    `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END AS grantee,
+            x.privilege_type, x.is_grantable, NULL::name AS column_name
+     FROM pg_class c, aclexplode(c.relacl) x
+     WHERE c.oid = $1::oid AND x.grantee <> c.relowner
+     UNION ALL
+     SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END,
+            x.privilege_type, x.is_grantable, a.attname
+     FROM pg_attribute a, aclexplode(a.attacl) x
+     WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
+    [oid],
+  );
+  return rows.map((g) => ({
+    grantee: g.grantee,
+    privilege: g.privilege_type,
+    grantable: g.is_grantable,
+    column: g.column_name,
+  }));
+}
+
+/**
+ * Everything that depends on the table or its row type, minus what the swap carries across:
+ * its own columns' defaults, its indexes and constraints, its TOAST table, owned sequences,
+ * plain views, and foreign keys. rpcl's own capture trigger is not a user dependent either.
+ */
+async function readUnsupportedDependents(client: pg.Client, oid: number): Promise<string[]> {
+  const { rows } = await client.query(
+    `WITH t AS (SELECT oid, reltype, reltoastrelid FROM pg_class WHERE oid = $1::oid),
+     deps AS (
+       SELECT d.classid, d.objid, d.objsubid, d.deptype
+       FROM pg_depend d, t
+       WHERE (d.refclassid = 'pg_class'::regclass AND d.refobjid = t.oid)
+          OR (d.refclassid = 'pg_type'::regclass AND d.refobjid = t.reltype)
+     )
+     SELECT DISTINCT pg_describe_object(deps.classid, deps.objid, deps.objsubid) AS what
+     FROM deps, t
+     WHERE NOT (
+          (deps.classid = 'pg_attrdef'::regclass)
+       OR (deps.classid = 'pg_type'::regclass)
+       OR (deps.classid = 'pg_class'::regclass AND deps.objid = t.reltoastrelid)
+       OR (deps.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = deps.objid AND i.indrelid = t.oid))
+       OR (deps.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_class s WHERE s.oid = deps.objid AND s.relkind = 'S'))
+       OR (deps.classid = 'pg_constraint'::regclass AND EXISTS (
+             SELECT 1 FROM pg_constraint c WHERE c.oid = deps.objid AND (c.conrelid = t.oid OR c.contype = 'f')))
+       OR (deps.classid = 'pg_rewrite'::regclass AND EXISTS (
+             SELECT 1 FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
+             WHERE r.oid = deps.objid AND v.relkind = 'v' AND v.oid <> t.oid AND r.rulename = '_RETURN'))
+       OR (deps.classid = 'pg_trigger'::regclass AND EXISTS (
+             SELECT 1 FROM pg_trigger tg WHERE tg.oid = deps.objid
+               AND (tg.tgisinternal OR tg.tgname LIKE 'rpcl\\_capture\\_%')))
+       OR (deps.classid = 'pg_statistic_ext'::regclass AND false)
+     )
+     ORDER BY 1`,
+    [oid],
+  );
+  return rows.map((r) => r.what);
+}
+
+/**
+ * A digest of everything that defines the table's rows and indexes. Computed at the start and
+ * again under the swap lock: ALTER TABLE, VACUUM FULL or CLUSTER in between changes it (the
+ * storage part is relfilenode, compared separately).
+ */
+export async function readFingerprint(client: pg.Client, oid: number): Promise<string> {
+  const { rows } = await client.query(
+    `SELECT md5(concat_ws('|',
+       (SELECT string_agg(concat_ws(',', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attisdropped,
+                         a.attgenerated, a.attidentity, a.attcollation, pg_get_expr(ad.adbin, ad.adrelid)), ';' ORDER BY a.attnum)
+        FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+        WHERE a.attrelid = $1::oid AND a.attnum > 0),
+       (SELECT string_agg(pg_get_indexdef(i.indexrelid), ';' ORDER BY i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::oid),
+       (SELECT string_agg(c.conname || ':' || pg_get_constraintdef(c.oid), ';' ORDER BY c.oid) FROM pg_constraint c WHERE c.conrelid = $1::oid),
+       (SELECT string_agg(t.tgname, ';' ORDER BY t.oid) FROM pg_trigger t WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'),
+       (SELECT relkind || relpersistence || coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::oid)
+     )) AS fp`,
+    [oid],
+  );
+  return rows[0].fp;
+}

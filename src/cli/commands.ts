@@ -9,6 +9,7 @@ import { ExitCode, RpclError } from '../errors.js';
 import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
+import { repackTables, summaryLines } from './repack.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
 
 export interface CommandSpec {
@@ -57,7 +58,16 @@ export const commands: CommandSpec[] = [
       return ExitCode.ok;
     },
   },
-  ...pending('repack_tables', 'repack every selected table of the selected connection(s), one after another, swap included'),
+  {
+    name: 'repack_tables',
+    describe: 'repack every selected table of the selected connection(s), one after another, swap included',
+    pidFile: true,
+    async run(rt) {
+      const { outcomes, exitCode } = await repackTables(rt);
+      process.stdout.write(summaryLines(outcomes).map((l) => `${l}\n`).join(''));
+      return exitCode;
+    },
+  },
   ...pending('prepare_repack', 'do everything up to the swap for every selected table and keep the copies in sync'),
   ...pending('replay_data', 'keep prepared copies in sync (long-running)'),
   ...pending('abort_repack', 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were'),

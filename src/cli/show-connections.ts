@@ -21,6 +21,8 @@ export function connectionRow(c: ConnectionConfig): Row {
     check_time: c.checkTimeSeconds,
     analyze_tables: c.analyzeTables,
     deadlock_resolution: c.deadlockResolution,
+    swap_attempts: c.swapAttempts,
+    catchup_timeout: c.catchupTimeoutSeconds,
   };
 }
 
@@ -54,5 +56,7 @@ function emptyConnection(): ConnectionConfig {
     checkTimeSeconds: 0,
     analyzeTables: false,
     deadlockResolution: 'nothing',
+    swapAttempts: 0,
+    catchupTimeoutSeconds: 0,
   };
 }

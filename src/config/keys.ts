@@ -37,6 +37,8 @@ export const DEFAULTS = {
   checkTimeSeconds: 10,
   analyzeTables: true,
   deadlockResolution: 'nothing',
+  swapAttempts: 5,
+  catchupTimeoutSeconds: 3600,
 } as const;
 
 export const TOP_LEVEL_FIELDS = {
@@ -96,4 +98,7 @@ export const CONNECTION_FIELDS = {
   check_time: { read: numberAtLeast(1, 'seconds') },
   analyze_tables: { read: boolean },
   deadlock_resolution: { read: oneOf(['nothing', 'cancel_query', 'kill_query']) },
+  // rpcl's own keys (repcloud retried forever and waited forever).
+  swap_attempts: { read: integer(1, 100) },
+  catchup_timeout: { read: numberAtLeast(1, 'seconds') },
 } satisfies Fields;

@@ -192,6 +192,8 @@ function readConnection(
     checkTimeSeconds: v.check_time ?? DEFAULTS.checkTimeSeconds,
     analyzeTables: v.analyze_tables ?? DEFAULTS.analyzeTables,
     deadlockResolution: v.deadlock_resolution ?? DEFAULTS.deadlockResolution,
+    swapAttempts: v.swap_attempts ?? DEFAULTS.swapAttempts,
+    catchupTimeoutSeconds: v.catchup_timeout ?? DEFAULTS.catchupTimeoutSeconds,
   });
 }
 

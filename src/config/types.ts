@@ -24,6 +24,10 @@ export interface ConnectionConfig {
   checkTimeSeconds: number;
   analyzeTables: boolean;
   deadlockResolution: DeadlockResolution;
+  /** Swap attempts (each bounded by lock_timeout) before a table's run fails. */
+  swapAttempts: number;
+  /** How long replay may try to catch up before the run gives up. */
+  catchupTimeoutSeconds: number;
 }
 
 export interface EmailConfig {

@@ -34,3 +34,18 @@ export async function setLocalTimeouts(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Makes a session run its queries one after another even when callers overlap (progress
+ * updates, the blocker monitor and replay bookkeeping all share the control session).
+ */
+export function serializeQueries(client: pg.Client): pg.Client {
+  let tail: Promise<unknown> = Promise.resolve();
+  const original = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+    const next = tail.then(() => original(...args));
+    tail = next.catch(() => undefined);
+    return next;
+  };
+  return client;
+}

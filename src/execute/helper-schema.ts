@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { ExitCode, RpclError } from '../errors.js';
 import { displayQualified, quoteIdent, quoteLiteral, quoteQualified } from '../db/ident.js';
+import { isLockFailure, retryOnLock } from '../db/retry.js';
 import { SqlState, isSqlState } from '../db/sqlstate.js';
-import { inTransaction, setLocalTimeouts, sleep } from '../db/session.js';
+import { inTransaction, setLocalTimeouts } from '../db/session.js';
 import {
   captureTriggers,
   foreignDependents,
@@ -59,6 +60,14 @@ export async function createHelperSchema(client: pg.Client, log: Logger): Promis
   }
   log.info(`created the helper schema ${HELPER_SCHEMA}`);
   return 'created';
+}
+
+/** Runs need the helper schema: installed on first use, with a note in the log. */
+export async function ensureHelperSchema(client: pg.Client, log: Logger): Promise<void> {
+  const state = await helperSchemaState(client);
+  if (state.kind === 'ours') return;
+  if (state.kind === 'foreign') throw foreignSchemaError();
+  await createHelperSchema(client, log);
 }
 
 export interface DropSchemaOptions {
@@ -138,23 +147,25 @@ async function withLockRetries<T>(
   body: () => Promise<T>,
 ): Promise<T> {
   const attempts = opts.attempts ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await body();
-    } catch (err) {
-      if (!isSqlState(err, SqlState.lockNotAvailable) || attempt >= attempts) {
-        if (isSqlState(err, SqlState.lockNotAvailable)) {
-          throw new RpclError(
-            `${what}: lock not granted within lock_timeout after ${attempts} attempts; ` +
-              'the table is busy. Run drop_schema again when the long transactions have ended.',
-            ExitCode.failed,
-          );
-        }
-        throw err;
-      }
-      log.warning(`${what}: lock not granted within ${opts.lockTimeoutMs} ms (attempt ${attempt}/${attempts}), retrying`);
-      await sleep(Math.min(200 * 2 ** attempt, 5000));
-    }
+  try {
+    return await retryOnLock(
+      {
+        attempts,
+        baseDelayMs: 400,
+        maxDelayMs: 5000,
+        onRetry: (attempt) => {
+          log.warning(`${what}: lock not granted within ${opts.lockTimeoutMs} ms (attempt ${attempt}/${attempts}), retrying`);
+        },
+      },
+      body,
+    );
+  } catch (err) {
+    if (!isLockFailure(err)) throw err;
+    throw new RpclError(
+      `${what}: lock not granted within lock_timeout after ${attempts} attempts; ` +
+        'the table is busy. Run drop_schema again when the long transactions have ended.',
+      ExitCode.failed,
+    );
   }
 }
 

@@ -37,6 +37,12 @@ export interface IndexFact {
   name: string;
   /** pg_get_indexdef(oid) as it reads on the original table. */
   definition: string;
+  /**
+   * What follows `CREATE [UNIQUE] INDEX name ON schema.table` in that definition
+   * (` USING method (...) ...`), or null when the definition does not start that way.
+   */
+  definitionTail: string | null;
+  unique: boolean;
   tablespace: string | null;
   /** Set when the index belongs to a PRIMARY KEY, UNIQUE or EXCLUDE constraint. */
   constraint: ConstraintFact | null;

@@ -38,16 +38,15 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
   );
   const r = base.rows[0];
   if (r === undefined) return null;
-  const [columns, indexes, fks, views, sequences, grants, unsupported, fingerprint] = await Promise.all([
-    readColumns(client, oid),
-    readIndexes(client, oid),
-    readForeignKeys(client, oid),
-    readViews(client, oid),
-    readOwnedSequences(client, oid),
-    readGrants(client, oid),
-    readUnsupportedDependents(client, oid),
-    readFingerprint(client, oid),
-  ]);
+  // One session runs one query at a time: read in sequence.
+  const columns = await readColumns(client, oid);
+  const indexes = await readIndexes(client, oid);
+  const fks = await readForeignKeys(client, oid);
+  const views = await readViews(client, oid);
+  const sequences = await readOwnedSequences(client, oid);
+  const grants = await readGrants(client, oid);
+  const unsupported = await readUnsupportedDependents(client, oid);
+  const fingerprint = await readFingerprint(client, oid);
   return {
     oid: Number(r.oid),
     schema: r.nspname,
@@ -120,9 +119,12 @@ interface IndexRow extends IndexFact {
 async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> {
   const { rows } = await client.query(
     `SELECT ic.oid::int8 AS oid, ic.relname, pg_get_indexdef(ic.oid) AS def, ts.spcname AS tablespace,
+            i.indisunique,
+            CASE WHEN starts_with(pg_get_indexdef(ic.oid), prefix.p || ' USING ')
+                 THEN substr(pg_get_indexdef(ic.oid), length(prefix.p) + 1) END AS tail,
             i.indisprimary, i.indisclustered, i.indisreplident,
             (i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indisvalid) AS unique_usable,
-            ARRAY(SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord)
+            ARRAY(SELECT a.attname::text FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord)
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS key_columns,
             bool_and_notnull.all_not_null,
             con.conname, con.contype::text, pg_get_constraintdef(con.oid) AS condef,
@@ -130,6 +132,12 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
             obj_description(ic.oid, 'pg_class') AS comment
      FROM pg_index i
      JOIN pg_class ic ON ic.oid = i.indexrelid
+     JOIN pg_class tc ON tc.oid = i.indrelid
+     JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+     CROSS JOIN LATERAL (
+       SELECT format('CREATE %sINDEX %s ON %s.%s', CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,
+                     quote_ident(ic.relname), quote_ident(tn.nspname), quote_ident(tc.relname)) AS p
+     ) prefix
      LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
      CROSS JOIN LATERAL (
@@ -145,6 +153,8 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
     oid: Number(x.oid),
     name: x.relname,
     definition: x.def,
+    definitionTail: x.tail,
+    unique: x.indisunique,
     tablespace: x.tablespace,
     constraint: x.conname
       ? { name: x.conname, type: x.contype, definition: x.condef, comment: x.con_comment }
@@ -283,20 +293,27 @@ async function readUnsupportedDependents(client: pg.Client, oid: number): Promis
 
 /**
  * A digest of everything that defines the table's rows and indexes. Computed at the start and
- * again under the swap lock: ALTER TABLE, VACUUM FULL or CLUSTER in between changes it (the
- * storage part is relfilenode, compared separately).
+ * again under the swap lock: ALTER TABLE in between changes it; VACUUM FULL or CLUSTER change
+ * relfilenode, compared separately. Built from raw catalog columns (OIDs and node trees), not
+ * from pg_get_*def, whose output depends on the session's search_path.
  */
 export async function readFingerprint(client: pg.Client, oid: number): Promise<string> {
   const { rows } = await client.query(
     `SELECT md5(concat_ws('|',
        (SELECT string_agg(concat_ws(',', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attisdropped,
-                         a.attgenerated, a.attidentity, a.attcollation, pg_get_expr(ad.adbin, ad.adrelid)), ';' ORDER BY a.attnum)
+                         a.attgenerated, a.attidentity, a.attcollation, ad.adbin::text), ';' ORDER BY a.attnum)
         FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
         WHERE a.attrelid = $1::oid AND a.attnum > 0),
-       (SELECT string_agg(pg_get_indexdef(i.indexrelid), ';' ORDER BY i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::oid),
-       (SELECT string_agg(c.conname || ':' || pg_get_constraintdef(c.oid), ';' ORDER BY c.oid) FROM pg_constraint c WHERE c.conrelid = $1::oid),
-       (SELECT string_agg(t.tgname, ';' ORDER BY t.oid) FROM pg_trigger t WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'),
-       (SELECT relkind || relpersistence || coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = $1::oid)
+       (SELECT string_agg(concat_ws(',', i.indexrelid, i.indkey::text, i.indclass::text, i.indisunique,
+                         i.indexprs::text, i.indpred::text), ';' ORDER BY i.indexrelid)
+        FROM pg_index i WHERE i.indrelid = $1::oid),
+       (SELECT string_agg(concat_ws(',', c.oid, c.conname, c.contype, c.conkey::text, c.confkey::text,
+                         c.confrelid, c.conbin::text, c.condeferrable, c.condeferred), ';' ORDER BY c.oid)
+        FROM pg_constraint c WHERE c.conrelid = $1::oid),
+       (SELECT string_agg(t.tgname, ';' ORDER BY t.oid) FROM pg_trigger t
+        WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'),
+       (SELECT relkind::text || relpersistence::text || coalesce(array_to_string(reloptions, ','), '')
+        FROM pg_class WHERE oid = $1::oid)
      )) AS fp`,
     [oid],
   );

@@ -11,9 +11,15 @@ export const HELPER_SCHEMA_VERSION = 1;
 
 export const workNames = {
   captureTrigger: (oid: number) => `rpcl_capture_${oid}`,
+  truncateTrigger: (oid: number) => `rpcl_capture_${oid}_truncate`,
   captureFunction: (oid: number) => `capture_${oid}`,
   logTable: (oid: number) => `log_${oid}`,
   copyTable: (oid: number) => `copy_${oid}`,
+  /** Index k of the copy, until the swap gives it the original's name. */
+  copyIndex: (oid: number, k: number) => `copy_${oid}_i${k}`,
+  /** The original table after the swap, until it is dropped. */
+  oldTable: (oid: number) => `rpcl_old_${oid}`,
+  batchTable: (oid: number) => `rpcl_batch_${oid}`,
 };
 
 /** Prefix shared by every capture trigger rpcl creates on a user table. */

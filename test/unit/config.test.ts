@@ -46,6 +46,8 @@ const CONNECTION_DEFAULTS = {
   checkTimeSeconds: 10,
   analyzeTables: true,
   deadlockResolution: 'nothing',
+  swapAttempts: 5,
+  catchupTimeoutSeconds: 3600,
 } as const;
 
 describe('defaults', () => {
@@ -148,6 +150,8 @@ analyze_tables = "yes"
           checkTimeSeconds: 10,
           analyzeTables: true,
           deadlockResolution: 'nothing',
+          swapAttempts: 5,
+          catchupTimeoutSeconds: 3600,
         },
       ],
     });
@@ -259,6 +263,12 @@ describe('enumerations', () => {
 
   it.each(['nothing', 'cancel_query', 'kill_query'])('reads deadlock_resolution = "%s"', (v) => {
     expect(prod(`deadlock_resolution = "${v}"`).deadlockResolution).toBe(v);
+  });
+
+  it('reads rpcl\'s own swap_attempts and catchup_timeout, as strings too', () => {
+    expect(prod('swap_attempts = "3"').swapAttempts).toBe(3);
+    expect(prod('catchup_timeout = 90').catchupTimeoutSeconds).toBe(90);
+    expect(() => prod('swap_attempts = 0')).toThrow('connections.prod.swap_attempts: expected an integer from 1 to 100, got 0');
   });
 
   it.each([

@@ -1,0 +1,88 @@
+/** `repack_tables`: every selected table of every selected connection, one after another. */
+import { connect } from '../db/connect.js';
+import { ExitCode } from '../errors.js';
+import { defaultEngineOptions } from '../execute/context.js';
+import { ensureHelperSchema } from '../execute/helper-schema.js';
+import { repackTable } from '../execute/run-table.js';
+import { describeMissing, selectTables } from '../inspect/select.js';
+import { displayQualified } from '../db/ident.js';
+import type { Emit, TableOutcome } from '../report/events.js';
+import { logEvent } from '../report/log-events.js';
+import type { Runtime } from './runtime.js';
+
+export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
+  let stop = false;
+  const onSignal = (signal: string) => {
+    rt.log.warning(`${signal} received: stopping after the current step; the table being worked on is left as it was`);
+    stop = true;
+  };
+  const sigint = () => onSignal('SIGINT');
+  const sigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  const outcomes: TableOutcome[] = [];
+  const emit: Emit = (e) => logEvent(rt.log, e);
+  try {
+    for (const conn of rt.connections) {
+      if (stop) break;
+      const log = rt.log.child({ connection: conn.name });
+      const client = await connect(conn, { home: rt.home, applicationName: 'rpcl' });
+      let selection;
+      try {
+        await ensureHelperSchema(client, log);
+        selection = await selectTables(client, conn.schemas, conn.tables);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      for (const missing of selection.missing) {
+        const o: TableOutcome = {
+          status: 'refused', table: displayQualified(missing), connection: conn.name, listed: true,
+          reason: describeMissing(missing), durationMs: 0,
+        };
+        outcomes.push(o);
+        emit({ type: 'table-end', ref: { connection: conn.name, table: o.table, oid: 0 }, outcome: o });
+      }
+      log.info(`${selection.candidates.length} tables selected, largest estimated bloat first`);
+      for (const candidate of selection.candidates) {
+        if (stop) break;
+        const outcome = await repackTable(
+          {
+            conn,
+            home: rt.home,
+            configName: rt.config.name,
+            log: rt.log,
+            emit,
+            engine: {
+              ...defaultEngineOptions,
+              swapAttempts: conn.swapAttempts,
+              catchupTimeoutMs: conn.catchupTimeoutSeconds * 1000,
+            },
+            stopRequested: () => stop,
+          },
+          candidate,
+        );
+        outcomes.push(outcome);
+        emit({ type: 'table-end', ref: { connection: conn.name, table: outcome.table, oid: candidate.oid }, outcome });
+      }
+    }
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  }
+  return { outcomes, exitCode: exitCodeOf(outcomes, stop) };
+}
+
+/** Failed beats refused; refusals count only for tables listed by name. */
+export function exitCodeOf(outcomes: TableOutcome[], interrupted: boolean): number {
+  if (outcomes.some((o) => o.status === 'failed')) return ExitCode.failed;
+  if (interrupted) return ExitCode.interrupted;
+  if (outcomes.some((o) => o.status === 'refused' && o.listed)) return ExitCode.refused;
+  return ExitCode.ok;
+}
+
+export function summaryLines(outcomes: TableOutcome[]): string[] {
+  return outcomes.map((o) => {
+    const what = o.status === 'done' ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${o.sizeBefore} -> ${o.sizeAfter} bytes` : `${o.status}: ${o.reason ?? ''}`;
+    return `${o.connection} ${o.table}: ${what}`;
+  });
+}

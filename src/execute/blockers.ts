@@ -1,0 +1,79 @@
+/**
+ * Who blocks the swap. While the swap waits for its locks, the control session samples
+ * pg_blocking_pids() of the work session, so a failed attempt can name the sessions in its way
+ * and deadlock_resolution acts on exactly those, never on anyone else.
+ */
+import type pg from 'pg';
+import type { DeadlockResolution } from '../config/types.js';
+
+export interface Blocker {
+  pid: number;
+  user: string | null;
+  application: string | null;
+  state: string | null;
+  queryStart: string | null;
+  query: string | null;
+}
+
+export function describeBlocker(b: Blocker): string {
+  return (
+    `pid ${b.pid} (user ${b.user ?? '?'}, application "${b.application ?? ''}", state ${b.state ?? '?'}, ` +
+    `query started ${b.queryStart ?? '?'}: ${(b.query ?? '').replace(/\s+/g, ' ').slice(0, 120)})`
+  );
+}
+
+export interface BlockerMonitor {
+  stop(): Promise<Blocker[]>;
+}
+
+export function watchBlockers(control: pg.Client, workPid: number, intervalMs: number): BlockerMonitor {
+  const seen = new Map<number, Blocker>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { rows } = await control.query(
+          `SELECT a.pid, a.usename, a.application_name, a.state, a.query_start::text AS query_start, a.query
+           FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1::int))`,
+          [workPid],
+        );
+        for (const r of rows) {
+          seen.set(r.pid, {
+            pid: r.pid, user: r.usename, application: r.application_name, state: r.state,
+            queryStart: r.query_start, query: r.query,
+          });
+        }
+      } catch {
+        // Monitoring is best effort: the swap's own lock_timeout bounds the wait regardless.
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return [...seen.values()];
+    },
+  };
+}
+
+/** Applies deadlock_resolution to the sessions that blocked a failed swap attempt. */
+export async function resolveBlockers(
+  control: pg.Client,
+  blockers: Blocker[],
+  how: DeadlockResolution,
+): Promise<string[]> {
+  if (how === 'nothing') return [];
+  const fn = how === 'cancel_query' ? 'pg_cancel_backend' : 'pg_terminate_backend';
+  const done: string[] = [];
+  for (const b of blockers) {
+    try {
+      const { rows } = await control.query<{ ok: boolean }>(`SELECT ${fn}($1::int) AS ok`, [b.pid]);
+      done.push(`${how === 'cancel_query' ? 'cancelled the query of' : 'terminated'} ${describeBlocker(b)}${rows[0]?.ok ? '' : ' (it had already gone)'}`);
+    } catch (err) {
+      done.push(`could not ${how === 'cancel_query' ? 'cancel' : 'terminate'} pid ${b.pid}: ${(err as Error).message}`);
+    }
+  }
+  return done;
+}

@@ -1,0 +1,89 @@
+/**
+ * Removes the work objects of one table's run, found by the table's OID: capture triggers on
+ * the table, the log, the copy, the capture function, and an old table left after a committed
+ * swap. Only objects named by rpcl for that OID in rpcl's schema are touched.
+ */
+import type pg from 'pg';
+import { quoteIdent } from '../db/ident.js';
+import { retryOnLock } from '../db/retry.js';
+import { inTransaction, setLocalTimeouts } from '../db/session.js';
+import { HELPER_SCHEMA, workNames } from '../plan/names.js';
+
+export interface LeftoverObjects {
+  triggers: string[];
+  tables: string[];
+  functions: string[];
+  /** The table the triggers are on, quoted, if it still exists. */
+  table: string | null;
+}
+
+export async function findLeftovers(client: pg.Client, oid: number): Promise<LeftoverObjects> {
+  const names = [workNames.logTable(oid), workNames.copyTable(oid), workNames.oldTable(oid)];
+  const triggers = await client.query<{ tgname: string }>(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::oid AND tgname = ANY($2::text[]) ORDER BY tgname`,
+      [oid, [workNames.captureTrigger(oid), workNames.truncateTrigger(oid)]],
+    );
+  const tables = await client.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind = 'r' ORDER BY 1`,
+      [HELPER_SCHEMA, names],
+    );
+  const functions = await client.query<{ proname: string }>(
+      `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = $1 AND p.proname = $2`,
+      [HELPER_SCHEMA, workNames.captureFunction(oid)],
+    );
+  const table = await client.query<{ ref: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS ref
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
+      [oid],
+    );
+  return {
+    triggers: triggers.rows.map((r) => r.tgname),
+    tables: tables.rows.map((r) => r.relname),
+    functions: functions.rows.map((r) => r.proname),
+    table: table.rows[0]?.ref ?? null,
+  };
+}
+
+export function isEmpty(l: LeftoverObjects): boolean {
+  return l.triggers.length === 0 && l.tables.length === 0 && l.functions.length === 0;
+}
+
+export interface CleanupOptions {
+  lockTimeoutMs: number;
+  attempts: number;
+  onRetry?: (what: string, attempt: number) => void;
+}
+
+/** Returns what was removed. Throws (a lock failure after all attempts) if something stays. */
+export async function removeWorkObjects(client: pg.Client, oid: number, opts: CleanupOptions): Promise<string[]> {
+  const found = await findLeftovers(client, oid);
+  const removed: string[] = [];
+  const bounded = (what: string, sql: string) =>
+    retryOnLock(
+      { attempts: opts.attempts, baseDelayMs: 200, maxDelayMs: 3000, onRetry: (a) => opts.onRetry?.(what, a) },
+      () =>
+        inTransaction(client, async () => {
+          // Dropping a trigger takes ACCESS EXCLUSIVE on the application's table: bounded.
+          await setLocalTimeouts(client, { lockTimeoutMs: opts.lockTimeoutMs });
+          await client.query(sql);
+        }),
+    );
+  if (found.table !== null) {
+    for (const trigger of found.triggers) {
+      await bounded(`drop trigger ${trigger}`, `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${found.table}`);
+      removed.push(`trigger ${trigger}`);
+    }
+  }
+  for (const table of found.tables) {
+    await bounded(`drop table ${table}`, `DROP TABLE IF EXISTS ${quoteIdent(HELPER_SCHEMA)}.${quoteIdent(table)}`);
+    removed.push(`table ${HELPER_SCHEMA}.${table}`);
+  }
+  for (const fn of found.functions) {
+    await bounded(`drop function ${fn}`, `DROP FUNCTION IF EXISTS ${quoteIdent(HELPER_SCHEMA)}.${quoteIdent(fn)}()`);
+    removed.push(`function ${HELPER_SCHEMA}.${fn}`);
+  }
+  return removed;
+}
+

@@ -1,0 +1,59 @@
+/** What every phase of one table's run shares. */
+import type pg from 'pg';
+import type { ConnectionConfig } from '../config/types.js';
+import type { TableFacts } from '../inspect/facts.js';
+import type { Emit, TableRef } from '../report/events.js';
+import type { Logger } from '../report/logger.js';
+
+export interface EngineOptions {
+  /** Swap attempts before the table's run fails. */
+  swapAttempts: number;
+  /** Longest predicted catch-up under the swap lock for an attempt to start. */
+  swapBudgetMs: number;
+  /** Give up when no swap could be attempted for this long (replay cannot keep up). */
+  catchupTimeoutMs: number;
+  /** Heap pages per copy chunk (PostgreSQL 14+). */
+  copyChunkPages: number;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  swapAttempts: 5,
+  swapBudgetMs: 100,
+  catchupTimeoutMs: 60 * 60 * 1000,
+  copyChunkPages: 16384,
+};
+
+export interface TableRun {
+  conn: ConnectionConfig;
+  facts: TableFacts;
+  ref: TableRef;
+  /** Quoted `schema.table`. */
+  table: string;
+  /** Runs copy, replay and swap. */
+  work: pg.Client;
+  workPid: number;
+  /** Holds the advisory lock, writes the state row, watches for blockers. */
+  control: pg.Client;
+  serverVersion: number;
+  opts: EngineOptions;
+  log: Logger;
+  emit: Emit;
+  /** Set when the user asked the run to stop (signal or stop command). */
+  stopRequested: () => boolean;
+}
+
+/** The table's definition or storage changed during the run: the run ends, cleanly. */
+export class DefinitionChangedError extends Error {
+  constructor(what: string) {
+    super(
+      `the table's ${what} changed during the run (ALTER TABLE, VACUUM FULL, CLUSTER or another tool?): ` +
+        'the run was ended before the swap and its work removed; run rpcl again when the change is done',
+    );
+  }
+}
+
+export class StopRequestedError extends Error {
+  constructor() {
+    super('stopped on request before the swap; the original table is unchanged');
+  }
+}

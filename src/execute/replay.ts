@@ -1,0 +1,139 @@
+/**
+ * Replays the log into the copy until a swap fits the lock budget (see plan/replay.ts for why a
+ * batch is correct). The estimator decides when; a change of the table's definition or storage
+ * ends the run here, long before the swap.
+ */
+import type pg from 'pg';
+import { readFingerprint } from '../inspect/table.js';
+import { analyzeBatch, replayBatch } from '../plan/replay.js';
+import { helperName } from '../plan/capture.js';
+import { workNames } from '../plan/names.js';
+import { sleep } from '../db/session.js';
+import { DefinitionChangedError, StopRequestedError, type TableRun } from './context.js';
+import { ReplayEstimator } from './estimator.js';
+import { runStep } from './steps.js';
+
+/** Above this many keys the batch table gets statistics, so the join plans well. */
+const ANALYZE_BATCH_ABOVE = 5000;
+
+export interface BatchResult {
+  logRows: number;
+  keys: number;
+  ms: number;
+}
+
+/**
+ * Applies one batch on `client`. Outside the swap it must run in its own REPEATABLE READ
+ * transaction (the caller's job in the swap, where writers are locked out).
+ */
+export async function applyBatch(client: pg.Client, run: TableRun): Promise<BatchResult> {
+  const started = performance.now();
+  const { take, apply } = replayBatch(run.facts);
+  const r = await runStep(client, take);
+  const logRows = Number(r.rows[0].log_rows);
+  const keys = Number(r.rows[0].keys);
+  if (keys > 0) {
+    if (keys > ANALYZE_BATCH_ABOVE) await runStep(client, analyzeBatch(run.facts));
+    for (const step of apply) await runStep(client, step);
+  }
+  return { logRows, keys, ms: performance.now() - started };
+}
+
+export async function replayOnce(run: TableRun): Promise<BatchResult> {
+  const { work } = run;
+  await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  try {
+    const result = await applyBatch(work, run);
+    await work.query('COMMIT');
+    return result;
+  } catch (err) {
+    await work.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Committed log rows not yet replayed (counted up to a cap: beyond it the exact figure does not matter). */
+export async function backlogOf(client: pg.Client, oid: number): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*)::int8 AS n FROM (SELECT 1 FROM ${helperName(workNames.logTable(oid))} LIMIT 10000000) s`,
+  );
+  return Number(rows[0]!.n);
+}
+
+/** Log rows ever written: the log's id sequence (counts rolled-back writes too). */
+export async function loggedTotal(client: pg.Client, oid: number): Promise<number> {
+  const seq = helperName(`${workNames.logTable(oid)}_rpcl_id_seq`);
+  const { rows } = await client.query<{ v: string }>(
+    `SELECT CASE WHEN is_called THEN last_value ELSE 0 END::int8 AS v FROM ${seq}`,
+  );
+  return Number(rows[0]!.v);
+}
+
+export async function assertDefinitionUnchanged(client: pg.Client, run: TableRun): Promise<void> {
+  const { rows } = await client.query<{ relfilenode: string }>(
+    `SELECT relfilenode::int8 AS relfilenode FROM pg_class WHERE oid = $1::oid`,
+    [run.facts.oid],
+  );
+  if (rows[0] === undefined) throw new DefinitionChangedError('existence');
+  if (Number(rows[0].relfilenode) !== run.facts.relfilenode) throw new DefinitionChangedError('storage (relfilenode)');
+  if ((await readFingerprint(client, run.facts.oid)) !== run.facts.fingerprint) {
+    throw new DefinitionChangedError('definition');
+  }
+}
+
+export interface CatchUp {
+  estimator: ReplayEstimator;
+  startedAt: number;
+}
+
+export function newCatchUp(run: TableRun): CatchUp {
+  return {
+    estimator: new ReplayEstimator({
+      swapBudgetMs: run.opts.swapBudgetMs,
+      swapOverheadMs: 15,
+      maxSwapRows: run.conn.maxReplayRows,
+    }),
+    startedAt: Date.now(),
+  };
+}
+
+/**
+ * Replays until the predicted final catch-up fits the swap budget. Every check_time seconds:
+ * sample the change rate, report progress, verify the table's definition, and give up if no
+ * swap has fitted for catchupTimeoutMs.
+ */
+export async function catchUp(run: TableRun, state: CatchUp): Promise<void> {
+  const checkMs = run.conn.checkTimeSeconds * 1000;
+  let lastCheck = 0;
+  let backlogAtLastCheck = 0;
+  const since = Date.now();
+  for (;;) {
+    if (run.stopRequested()) throw new StopRequestedError();
+    const batch = await replayOnce(run);
+    if (batch.logRows > 0) state.estimator.recordBatch(batch.logRows, batch.ms);
+    const backlog = await backlogOf(run.control, run.facts.oid);
+    const now = Date.now();
+    if (now - lastCheck >= checkMs) {
+      const logged = await loggedTotal(run.control, run.facts.oid);
+      const losing = state.estimator.sample(now, logged, backlogAtLastCheck, backlog);
+      backlogAtLastCheck = backlog;
+      lastCheck = now;
+      await assertDefinitionUnchanged(run.control, run);
+      const estimate = state.estimator.estimate(backlog);
+      run.emit({ type: 'replay-progress', ref: run.ref, estimate, elapsedMs: now - state.startedAt });
+      if (losing) run.emit({ type: 'replay-behind', ref: run.ref, estimate, windows: state.estimator.losingWindows });
+    }
+    if (state.estimator.swapFits(backlog)) return;
+    if (now - since > run.opts.catchupTimeoutMs) {
+      const e = state.estimator.estimate(backlog);
+      throw new Error(
+        `replay could not catch up within ${Math.round(run.opts.catchupTimeoutMs / 1000)} s: changes arrive at ` +
+          `${Math.round(e.changeRate ?? 0)} rows/s and replay drains ${Math.round(e.replayRate ?? 0)} rows/s ` +
+          `(backlog ${backlog}); run again at a quieter time`,
+      );
+    }
+    // An empty batch with a non-empty backlog means writers hold uncommitted log rows: wait a
+    // moment for them instead of spinning.
+    if (batch.logRows === 0) await sleep(20);
+  }
+}

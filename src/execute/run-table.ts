@@ -1,0 +1,217 @@
+/**
+ * One table's run, start to end: refuse or prepare, capture, copy, index, replay, swap,
+ * clean up. Any failure before the swap commits removes what this run created (and nothing
+ * else) and leaves the original table as it was; the advisory lock keeps a second run away.
+ */
+import type { ConnectionConfig } from '../config/types.js';
+import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';
+import { connect } from '../db/connect.js';
+import { displayQualified, quoteQualified } from '../db/ident.js';
+import { backoffDelay, isLockFailure, retryOnLock } from '../db/retry.js';
+import { inTransaction, serializeQueries, setLocalTimeouts, sleep } from '../db/session.js';
+import type { Candidate } from '../inspect/select.js';
+import { inspectTable } from '../inspect/table.js';
+import { refusalReason } from '../plan/refusals.js';
+import { createBatchTable } from '../plan/replay.js';
+import { dropOldTable, validateForeignKey, type LiveForeignKey } from '../plan/swap.js';
+import type { Emit, TableOutcome, TableRef } from '../report/events.js';
+import type { Logger } from '../report/logger.js';
+import { describeBlocker, resolveBlockers, type Blocker } from './blockers.js';
+import { findLeftovers, isEmpty, removeWorkObjects } from './cleanup.js';
+import { installCapture } from './capture.js';
+import type { EngineOptions, TableRun } from './context.js';
+import { buildIndexes, copyData, createCopy } from './copy.js';
+import { catchUp, newCatchUp } from './replay.js';
+import { insertRun, updateRun } from './state.js';
+import { attemptSwap } from './swap.js';
+import { runStep } from './steps.js';
+import { ensureHelperSchema } from './helper-schema.js';
+
+export interface RunTableOptions {
+  conn: ConnectionConfig;
+  home: string;
+  configName: string;
+  log: Logger;
+  emit: Emit;
+  engine: EngineOptions;
+  stopRequested: () => boolean;
+}
+
+export async function repackTable(opts: RunTableOptions, candidate: Candidate): Promise<TableOutcome> {
+  const started = Date.now();
+  const ref: TableRef = {
+    connection: opts.conn.name,
+    table: displayQualified({ schema: candidate.schema, name: candidate.name }),
+    oid: candidate.oid,
+  };
+  const outcome = (status: TableOutcome['status'], extra: Partial<TableOutcome> = {}): TableOutcome => ({
+    status,
+    table: ref.table,
+    connection: ref.connection,
+    listed: candidate.listed,
+    durationMs: Date.now() - started,
+    ...extra,
+  });
+  const control = serializeQueries(await connect(opts.conn, { home: opts.home, applicationName: 'rpcl control' }));
+  try {
+    await ensureHelperSchema(control, opts.log);
+    const locked = await control.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::int, $2::int) AS ok`, [
+      ADVISORY_CLASS,
+      advisoryObjectKey(candidate.oid),
+    ]);
+    if (!locked.rows[0]?.ok) {
+      return outcome('refused', { reason: 'another rpcl run is working on this table: wait for it or stop it' });
+    }
+    const leftovers = await findLeftovers(control, candidate.oid);
+    if (!isEmpty(leftovers)) {
+      // We hold the advisory lock, so the run that left these has died.
+      const removed = await removeWorkObjects(control, candidate.oid, cleanupOptions(opts.conn, opts.log, ref));
+      opts.emit({ type: 'warning', ref, message: `removed leftovers of a run that died: ${removed.join(', ')}` });
+    }
+    const facts = await inspectTable(control, candidate.oid);
+    if (facts === null) return outcome('refused', { reason: 'the table no longer exists' });
+    const perms = await control.query<{ ok: boolean }>(`SELECT has_schema_privilege($1, 'CREATE') AS ok`, [facts.schema]);
+    const reason = refusalReason(facts, { createInSchema: perms.rows[0]?.ok ?? false });
+    if (reason !== null) return outcome('refused', { reason });
+
+    const runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name });
+    const emit: Emit = (e) => {
+      opts.emit(e);
+      const update =
+        e.type === 'phase' ? { phase: e.phase } :
+        e.type === 'copy-progress' ? { rowsCopied: e.rowsCopied } :
+        e.type === 'replay-progress' ? {
+          backlog: e.estimate.backlog, changeRate: e.estimate.changeRate,
+          replayRate: e.estimate.replayRate, predictedSwapMs: e.estimate.predictedSwapMs,
+        } : null;
+      if (update) updateRun(control, runId, update).catch((err) => opts.log.debug(`state update failed: ${err}`));
+    };
+    const work = await connect(opts.conn, { home: opts.home, applicationName: 'rpcl work' });
+    try {
+      const version = await work.query<{ v: string; pid: number }>(
+        `SELECT current_setting('server_version_num') AS v, pg_backend_pid() AS pid`,
+      );
+      const run: TableRun = {
+        conn: opts.conn,
+        facts,
+        ref,
+        table: quoteQualified(facts),
+        work,
+        workPid: version.rows[0]!.pid,
+        control,
+        serverVersion: Number(version.rows[0]!.v),
+        opts: opts.engine,
+        log: opts.log,
+        emit,
+        stopRequested: opts.stopRequested,
+      };
+      try {
+        const swap = await runPhases(run);
+        const after = await afterSwap(run, swap.foreignKeys);
+        await updateRun(control, runId, { phase: 'done', status: 'done', sizeAfter: after.sizeAfter, ended: true });
+        return outcome('done', { sizeBefore: facts.totalBytes, sizeAfter: after.sizeAfter, swapHoldMs: swap.holdMs });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        emit({ type: 'phase', ref, phase: 'cleanup', detail: 'the run failed: removing its work objects' });
+        await work.query('ROLLBACK').catch(() => undefined);
+        try {
+          await removeWorkObjects(control, facts.oid, cleanupOptions(opts.conn, opts.log, ref));
+        } catch (cleanupErr) {
+          opts.log.error(
+            `could not remove every work object (${(cleanupErr as Error).message}); ` +
+              'run rpcl abort_repack or drop_schema to finish the cleanup',
+            { connection: ref.connection, table: ref.table },
+          );
+        }
+        await updateRun(control, runId, { phase: 'failed', status: 'failed', lastError: message, ended: true }).catch(() => undefined);
+        return outcome('failed', { reason: message, sizeBefore: facts.totalBytes });
+      }
+    } finally {
+      await work.end().catch(() => undefined);
+    }
+  } finally {
+    await control.query(`SELECT pg_advisory_unlock($1::int, $2::int)`, [ADVISORY_CLASS, advisoryObjectKey(candidate.oid)]).catch(() => undefined);
+    await control.end().catch(() => undefined);
+  }
+}
+
+function cleanupOptions(conn: ConnectionConfig, log: Logger, ref: TableRef) {
+  return {
+    lockTimeoutMs: conn.lockTimeoutMs,
+    attempts: 10,
+    onRetry: (what: string, attempt: number) =>
+      log.warning(`${what}: lock not granted within ${conn.lockTimeoutMs} ms (attempt ${attempt}), retrying`, {
+        connection: ref.connection,
+        table: ref.table,
+      }),
+  };
+}
+
+async function runPhases(run: TableRun) {
+  const { emit, ref } = run;
+  emit({ type: 'phase', ref, phase: 'capture' });
+  await installCapture(run);
+  emit({ type: 'phase', ref, phase: 'copy' });
+  await createCopy(run);
+  await copyData(run);
+  emit({ type: 'phase', ref, phase: 'index', detail: `${run.facts.indexes.length} indexes and constraints` });
+  await buildIndexes(run);
+  emit({ type: 'phase', ref, phase: 'replay' });
+  await runStep(run.work, createBatchTable(run.facts));
+  const state = newCatchUp(run);
+  const attempts = run.opts.swapAttempts;
+  let lastBlockers: Blocker[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    await catchUp(run, state);
+    emit({ type: 'phase', ref, phase: 'swap', detail: `attempt ${attempt} of ${attempts}` });
+    const result = await attemptSwap(run);
+    if (result.ok) {
+      emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: true, holdMs: result.holdMs });
+      return result;
+    }
+    lastBlockers = result.blockers;
+    const who = result.blockers.length > 0 ? ` blocked by ${result.blockers.map(describeBlocker).join('; ')}` : '';
+    emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: false, message: `${result.message}${who}` });
+    if (attempt === attempts) break;
+    for (const line of await resolveBlockers(run.control, result.blockers, run.conn.deadlockResolution)) {
+      emit({ type: 'warning', ref, message: `deadlock_resolution ${run.conn.deadlockResolution}: ${line}` });
+    }
+    await sleep(backoffDelay(attempt, { baseDelayMs: 500, maxDelayMs: 10_000 }));
+    emit({ type: 'phase', ref, phase: 'replay', detail: 'replaying before the next swap attempt' });
+  }
+  const who = lastBlockers.length > 0 ? `: blocked by ${lastBlockers.map(describeBlocker).join('; ')}` : '';
+  throw new Error(
+    `the swap lock was not granted within lock_timeout (${run.conn.lockTimeoutMs} ms) in ${attempts} attempts${who}. ` +
+      'The original table is unchanged. End those sessions or set deadlock_resolution, then run again',
+  );
+}
+
+/**
+ * After the commit the table is the compact copy; what follows blocks no writer: foreign keys
+ * rpcl re-created are validated (only those that were valid before), the old table and the
+ * work objects are dropped under lock_timeout, statistics are refreshed.
+ */
+async function afterSwap(run: TableRun, foreignKeys: LiveForeignKey[]) {
+  const { control, ref, conn } = run;
+  run.emit({ type: 'phase', ref, phase: 'cleanup' });
+  const bounded = (what: string, body: () => Promise<unknown>) =>
+    retryOnLock({ attempts: 10, baseDelayMs: 200, maxDelayMs: 5000 }, () =>
+      inTransaction(control, async () => {
+        await setLocalTimeouts(control, { lockTimeoutMs: conn.lockTimeoutMs });
+        await body();
+      }),
+    ).catch((err) => {
+      const hint = isLockFailure(err) ? ' (lock not granted)' : '';
+      run.emit({ type: 'warning', ref, message: `${what} failed${hint}: ${(err as Error).message}` });
+    });
+  for (const fk of foreignKeys.filter((f) => f.validated)) {
+    await bounded(`validating foreign key ${fk.name}`, () => runStep(control, validateForeignKey(fk)));
+  }
+  await bounded('dropping the old table', () => runStep(control, dropOldTable(run.facts.oid)));
+  await removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
+    run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),
+  );
+  if (conn.analyzeTables) await control.query(`ANALYZE ${run.table}`);
+  const size = await control.query<{ n: string }>(`SELECT pg_total_relation_size($1::regclass)::int8 AS n`, [run.table]);
+  return { sizeAfter: Number(size.rows[0]!.n) };
+}

@@ -1,0 +1,85 @@
+/**
+ * Which tables a connection's run works on: `schemas` and `tables` are cumulative, both empty
+ * means every ordinary table outside system and helper schemas. Largest estimated bloat first,
+ * estimated from statistics (no extension): heap size minus the size the live rows need.
+ */
+import type pg from 'pg';
+import { displayQualified, type QualifiedName } from '../db/ident.js';
+import { HELPER_SCHEMA } from '../plan/names.js';
+
+export interface Candidate {
+  oid: number;
+  schema: string;
+  name: string;
+  /** Listed by name in `tables` (a refusal then makes the exit code non-zero). */
+  listed: boolean;
+  estimatedBloatBytes: number;
+  heapBytes: number;
+}
+
+export interface Selection {
+  candidates: Candidate[];
+  /** Listed tables that do not exist. */
+  missing: QualifiedName[];
+}
+
+const BLOAT_SQL = `
+SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 AS heap_bytes,
+       greatest(pg_relation_size(c.oid) - ceil(
+         greatest(c.reltuples, 0) * (coalesce(w.width, 0) + 28)
+         / ((current_setting('block_size')::int - 24) * coalesce(ff.fillfactor, 100) / 100.0)
+       ) * current_setting('block_size')::int, 0)::int8 AS bloat_bytes
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN LATERAL (
+  SELECT sum(s.avg_width)::float8 AS width FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname
+) w ON true
+LEFT JOIN LATERAL (
+  SELECT substr(o, 12)::int AS fillfactor FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'
+) ff ON true
+WHERE c.oid = ANY($1::oid[])`;
+
+export async function selectTables(
+  client: pg.Client,
+  schemas: string[],
+  tables: QualifiedName[],
+): Promise<Selection> {
+  const everything = schemas.length === 0 && tables.length === 0;
+  const bySchema = await client.query<{ oid: string }>(
+    `SELECT c.oid::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname !~ '^pg_(toast|temp)'
+       AND ($2::bool OR n.nspname = ANY($3::text[]))`,
+    [HELPER_SCHEMA, everything, schemas],
+  );
+  const listedOids = new Set<number>();
+  const missing: QualifiedName[] = [];
+  for (const t of tables) {
+    const found = await client.query<{ oid: string }>(
+      `SELECT c.oid::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = $2`,
+      [t.schema, t.name],
+    );
+    const row = found.rows[0];
+    if (row === undefined) missing.push(t);
+    else listedOids.add(Number(row.oid));
+  }
+  const oids = [...new Set([...bySchema.rows.map((r) => Number(r.oid)), ...listedOids])];
+  const { rows } = await client.query(BLOAT_SQL, [oids]);
+  const candidates: Candidate[] = rows.map((r) => ({
+    oid: Number(r.oid),
+    schema: r.nspname,
+    name: r.relname,
+    listed: listedOids.has(Number(r.oid)),
+    estimatedBloatBytes: Number(r.bloat_bytes),
+    heapBytes: Number(r.heap_bytes),
+  }));
+  candidates.sort(
+    (a, b) => b.estimatedBloatBytes - a.estimatedBloatBytes || b.heapBytes - a.heapBytes || a.oid - b.oid,
+  );
+  return { candidates, missing };
+}
+
+export function describeMissing(t: QualifiedName): string {
+  return `table ${displayQualified(t)} does not exist: check the tables list (quote mixed-case names: 'public."Name"')`;
+}

@@ -1,0 +1,98 @@
+/**
+ * The copy: a new table built from the old one's definition in the helper schema, filled in
+ * one snapshot, then given the old table's indexes and constraints under temporary names.
+ */
+import { quoteIdent } from '../db/ident.js';
+import type { IndexFact, TableFacts } from '../inspect/facts.js';
+import { helperName, tableRef } from './capture.js';
+import { workNames } from './names.js';
+import type { Step } from './step.js';
+
+/** Columns whose values are copied: generated columns compute themselves. */
+export function copiedColumns(facts: TableFacts): string[] {
+  return facts.columns.filter((c) => c.generated === '').map((c) => quoteIdent(c.name));
+}
+
+/** GENERATED ALWAYS identity columns accept the old values only with OVERRIDING SYSTEM VALUE. */
+export function overriding(facts: TableFacts): string {
+  return facts.columns.some((c) => c.identity === 'a' && c.generated === '') ? ' OVERRIDING SYSTEM VALUE' : '';
+}
+
+/**
+ * LIKE ... INCLUDING ALL brings columns in order with types, collations, defaults, NOT NULL,
+ * CHECK constraints, identity and generated definitions, storage, compression and column
+ * comments. Indexes come later (building them after the data is faster); extended statistics
+ * are refused before the run for now. Autovacuum is off on the copy so that no worker holds
+ * a lock on it when the swap needs one; the swap restores the original reloptions.
+ */
+export function createCopyTable(facts: TableFacts): Step[] {
+  const copy = helperName(workNames.copyTable(facts.oid));
+  const unlogged = facts.persistence === 'u' ? 'UNLOGGED ' : '';
+  const tablespace = facts.tablespace ? ` TABLESPACE ${quoteIdent(facts.tablespace)}` : '';
+  const steps: Step[] = [
+    {
+      description: 'create the copy table',
+      sql:
+        `CREATE ${unlogged}TABLE ${copy} (LIKE ${tableRef(facts)} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS)` +
+        ` WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)${tablespace}`,
+    },
+    {
+      description: 'give the copy the original owner',
+      sql: `ALTER TABLE ${copy} OWNER TO ${quoteIdent(facts.owner)}`,
+    },
+  ];
+  for (const c of facts.columns) {
+    if (c.statisticsTarget !== null) {
+      steps.push({
+        description: `statistics target of column ${c.name}`,
+        sql: `ALTER TABLE ${copy} ALTER COLUMN ${quoteIdent(c.name)} SET STATISTICS ${Math.trunc(c.statisticsTarget)}`,
+      });
+    }
+  }
+  return steps;
+}
+
+/**
+ * One chunk of the copy. On PostgreSQL 14 and later the executor copies by ranges of heap
+ * pages (a TID range scan) inside one REPEATABLE READ transaction, so progress is visible and
+ * the whole copy still reads a single snapshot; on 13 it copies in one statement.
+ */
+export function copyRows(facts: TableFacts, ranged: boolean): Step {
+  const cols = copiedColumns(facts).join(', ');
+  const where = ranged ? ' WHERE ctid >= $1::tid AND ctid < $2::tid' : '';
+  return {
+    description: 'copy rows',
+    sql:
+      `INSERT INTO ${helperName(workNames.copyTable(facts.oid))} (${cols})${overriding(facts)} ` +
+      `SELECT ${cols} FROM ONLY ${tableRef(facts)}${where}`,
+  };
+}
+
+/**
+ * Indexes and constraints of the copy, under temporary names (the originals' names are taken
+ * until the swap). The tablespace comes from default_tablespace, set by the executor per index.
+ */
+export function buildIndex(facts: TableFacts, index: IndexFact, k: number): Step {
+  const copy = helperName(workNames.copyTable(facts.oid));
+  const tmp = quoteIdent(workNames.copyIndex(facts.oid, k));
+  if (index.constraint) {
+    return {
+      description: `build ${index.constraint.type === 'p' ? 'primary key' : index.constraint.type === 'u' ? 'unique constraint' : 'exclusion constraint'} ${index.constraint.name}`,
+      sql: `ALTER TABLE ${copy} ADD CONSTRAINT ${tmp} ${index.constraint.definition}`,
+    };
+  }
+  if (index.definitionTail === null) throw new Error(`cannot rebuild index ${index.name}: unexpected definition`);
+  return {
+    description: `build index ${index.name}`,
+    sql: `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${tmp} ON ${copy}${index.definitionTail}`,
+  };
+}
+
+export function setDefaultTablespace(tablespace: string | null): Step {
+  return {
+    description: 'index tablespace',
+    sql: `SELECT set_config('default_tablespace', $1, true)`,
+    params: [tablespace ?? ''],
+  };
+}
+

@@ -1,0 +1,64 @@
+/**
+ * Whether a table can be repacked safely, decided from catalog facts alone. Every reason says
+ * what is wrong and what the user can do; nothing is attempted for a refused table.
+ */
+import type { TableFacts } from '../inspect/facts.js';
+import { HELPER_SCHEMA } from './names.js';
+
+export interface Permissions {
+  /** CREATE on the table's schema: the copy must move there at the swap. */
+  createInSchema: boolean;
+}
+
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
+
+export function refusalReason(facts: TableFacts, perms: Permissions): string | null {
+  if (SYSTEM_SCHEMAS.has(facts.schema) || facts.schema.startsWith('pg_toast') || facts.schema.startsWith('pg_temp')) {
+    if (facts.persistence === 't') return 'it is a temporary table: only its own session can see it; nothing to do';
+    return 'it is a system catalog: system catalogs are never repacked by rpcl (use VACUUM FULL in a maintenance window)';
+  }
+  if (facts.schema === HELPER_SCHEMA) return "it belongs to rpcl's helper schema";
+  switch (facts.relkind) {
+    case 'r':
+      break;
+    case 'p':
+      return 'it is a partitioned table: repack its partitions one by one (partition support is not available yet)';
+    case 'v':
+      return 'it is a view: views hold no data; repack the tables it reads';
+    case 'm':
+      return 'it is a materialized view: use REFRESH MATERIALIZED VIEW CONCURRENTLY instead';
+    case 'f':
+      return 'it is a foreign table: its data lives on another server';
+    default:
+      return `it is not an ordinary table (relkind ${facts.relkind})`;
+  }
+  if (facts.persistence === 't') return 'it is a temporary table: only its own session can see it';
+  if (facts.isPartition) return 'it is a partition: repacking single partitions is not available yet; the parent would lose it';
+  if (facts.inheritsFrom.length > 0) {
+    return `it inherits from ${facts.inheritsFrom.join(', ')}: inheritance children are not supported (the parent would lose it)`;
+  }
+  if (facts.inheritedBy.length > 0) {
+    return `it is an inheritance parent of ${facts.inheritedBy.join(', ')}: inheritance parents are not supported`;
+  }
+  if (!facts.canActAsOwner) {
+    return `it is owned by ${facts.owner}: connect as ${facts.owner} (or a role that is a member of it) to repack it`;
+  }
+  if (!perms.createInSchema) {
+    return `the connected role has no CREATE privilege on schema ${facts.schema}, which the swap needs: GRANT CREATE ON SCHEMA to it`;
+  }
+  if (facts.key === null) {
+    return 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns): add one so changes can be replayed by key';
+  }
+  for (const index of facts.indexes) {
+    if (index.constraint === null && index.definitionTail === null) {
+      return `its index ${index.name} has a definition rpcl cannot rebuild (${index.definition})`;
+    }
+  }
+  if (facts.unsupportedDependents.length > 0) {
+    return (
+      `these depend on it and cannot be carried across the swap yet: ${facts.unsupportedDependents.join('; ')}. ` +
+      'Drop and re-create them around the repack, or wait for a version of rpcl that handles them'
+    );
+  }
+  return null;
+}

@@ -1,0 +1,76 @@
+/**
+ * Replay of the change log into the copy (design notes, invariants 2, 3 and 5).
+ *
+ * One batch = one REPEATABLE READ transaction: it takes (and deletes) exactly the log rows its
+ * snapshot sees, deletes the touched keys from the copy and re-inserts their current state
+ * read from the table in that same snapshot. After the batch, the copy equals the table as of
+ * that snapshot: every change committed since the previous batch's snapshot logged a key that
+ * this batch sees. Because the copy only ever moves from one committed snapshot's state to a
+ * later one's, unique and exclusion constraints on the copy never see a state that no
+ * committed snapshot had. No ordering by id or xid is involved, and no log row is deleted that
+ * was not applied.
+ */
+import { quoteIdent } from '../db/ident.js';
+import type { TableFacts } from '../inspect/facts.js';
+import { helperName, keyColumnDeclaration, keyColumns, tableRef } from './capture.js';
+import { copiedColumns, overriding } from './copy.js';
+import { workNames } from './names.js';
+import type { Step } from './step.js';
+
+function batchRef(facts: TableFacts): string {
+  return `pg_temp.${quoteIdent(workNames.batchTable(facts.oid))}`;
+}
+
+function keyMatch(facts: TableFacts, left: string, right: string): string {
+  return keyColumns(facts)
+    .map((c) => `${left}.${quoteIdent(c.name)} = ${right}.${quoteIdent(c.name)}`)
+    .join(' AND ');
+}
+
+/** Session-private list of the keys one batch touches; emptied at every commit. */
+export function createBatchTable(facts: TableFacts): Step {
+  const cols = keyColumns(facts).map(keyColumnDeclaration).join(', ');
+  return {
+    description: 'create the replay batch table (temporary)',
+    sql: `CREATE TEMPORARY TABLE IF NOT EXISTS ${quoteIdent(workNames.batchTable(facts.oid))} (${cols}) ON COMMIT DELETE ROWS`,
+  };
+}
+
+/** Result columns: log_rows (log rows consumed), keys (distinct keys touched). */
+export function takeLogBatch(facts: TableFacts): Step {
+  const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
+  return {
+    description: 'take the log rows this snapshot sees',
+    sql:
+      `WITH taken AS (DELETE FROM ${helperName(workNames.logTable(facts.oid))} RETURNING ${keys}), ` +
+      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken RETURNING 1) ` +
+      `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys`,
+  };
+}
+
+export function deleteTouchedRows(facts: TableFacts): Step {
+  return {
+    description: 'delete the touched keys from the copy',
+    sql: `DELETE FROM ${helperName(workNames.copyTable(facts.oid))} c USING ${batchRef(facts)} b WHERE ${keyMatch(facts, 'c', 'b')}`,
+  };
+}
+
+export function insertTouchedRows(facts: TableFacts): Step {
+  const cols = copiedColumns(facts);
+  return {
+    description: 'insert the touched keys as the table holds them now',
+    sql:
+      `INSERT INTO ${helperName(workNames.copyTable(facts.oid))} (${cols.join(', ')})${overriding(facts)} ` +
+      `SELECT ${cols.map((c) => `o.${c}`).join(', ')} FROM ONLY ${tableRef(facts)} o ` +
+      `JOIN ${batchRef(facts)} b ON ${keyMatch(facts, 'o', 'b')}`,
+  };
+}
+
+export function analyzeBatch(facts: TableFacts): Step {
+  return { description: 'statistics for a large batch', sql: `ANALYZE ${batchRef(facts)}` };
+}
+
+/** The whole batch, in order. takeLogBatch's result carries the counts. */
+export function replayBatch(facts: TableFacts): { take: Step; apply: Step[] } {
+  return { take: takeLogBatch(facts), apply: [deleteTouchedRows(facts), insertTouchedRows(facts)] };
+}

@@ -1,0 +1,177 @@
+/**
+ * The swap transaction's statements, after the ACCESS EXCLUSIVE lock is held and the final
+ * catch-up is done: the copy takes the table's name, schema, index and constraint names, and
+ * everything bound to the old table's OID is re-pointed to it. Everything here is catalog work
+ * (no data is read or written), so the lock is held for milliseconds.
+ *
+ * Definitions that name other objects (foreign keys, views) are read inside the swap
+ * transaction with search_path = pg_catalog, so every name in them is schema-qualified and
+ * still means the same object after the renames, except the table's own name, which from then
+ * on means the copy: exactly the re-pointing wanted.
+ */
+import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../db/ident.js';
+import type { TableFacts } from '../inspect/facts.js';
+import { dropCaptureTriggers, helperName, tableRef } from './capture.js';
+import { HELPER_SCHEMA, workNames } from './names.js';
+import type { Step } from './step.js';
+
+export interface LiveForeignKey {
+  name: string;
+  table: QualifiedName;
+  /** pg_get_constraintdef read in the swap transaction. */
+  definition: string;
+  validated: boolean;
+  comment: string | null;
+  /** Declared on the repacked table itself (outgoing, self references included). */
+  onRepackedTable: boolean;
+}
+
+export interface LiveView {
+  view: QualifiedName;
+  /** pg_get_viewdef read in the swap transaction. */
+  definition: string;
+  options: string[];
+}
+
+export interface LiveIdentity {
+  column: string;
+  /** The copy's identity sequence, in the helper schema until the copy moves. */
+  copySequence: string;
+  originalSequence: QualifiedName;
+  lastValue: string;
+  isCalled: boolean;
+}
+
+export interface SwapInputs {
+  facts: TableFacts;
+  foreignKeys: LiveForeignKey[];
+  views: LiveView[];
+  identities: LiveIdentity[];
+}
+
+export function withoutNotValid(definition: string): string {
+  return definition.replace(/ NOT VALID$/, '');
+}
+
+/** Parses `name=value` reloptions into `name = 'value'` items. */
+export function reloptionItems(options: string[], prefix = ''): string[] {
+  return options.map((o) => {
+    const eq = o.indexOf('=');
+    const name = eq < 0 ? o : o.slice(0, eq);
+    const value = eq < 0 ? 'true' : o.slice(eq + 1);
+    return `${prefix}${quoteIdent(name)} = ${quoteLiteral(value)}`;
+  });
+}
+
+export function swapSteps(input: SwapInputs): Step[] {
+  const { facts } = input;
+  const table = tableRef(facts);
+  const copyInHelper = helperName(workNames.copyTable(facts.oid));
+  const oldName = workNames.oldTable(facts.oid);
+  const steps: Step[] = [];
+  const add = (description: string, sql: string) => steps.push({ description, sql });
+
+  for (const fk of input.foreignKeys.filter((f) => !f.onRepackedTable)) {
+    add(`drop foreign key ${fk.name} on ${fk.table.name} (re-created on the new table)`,
+      `ALTER TABLE ${quoteQualified(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  }
+  // A serial's sequence would follow its owner into the helper schema and be dropped with
+  // it; it is detached now and given to the new table once that is in the schema.
+  for (const seq of facts.ownedSequences) {
+    add(`detach sequence ${seq.name} from the old table`, `ALTER SEQUENCE ${quoteQualified(seq)} OWNED BY NONE`);
+  }
+  steps.push(dropCaptureTriggers(facts));
+  add('move the old table aside', `ALTER TABLE ${table} RENAME TO ${quoteIdent(oldName)}`);
+  add('move the old table into the helper schema',
+    `ALTER TABLE ${quoteQualified({ schema: facts.schema, name: oldName })} SET SCHEMA ${quoteIdent(HELPER_SCHEMA)}`);
+  add('move the copy into the table\'s schema', `ALTER TABLE ${copyInHelper} SET SCHEMA ${quoteIdent(facts.schema)}`);
+  add('give the copy the table\'s name',
+    `ALTER TABLE ${quoteQualified({ schema: facts.schema, name: workNames.copyTable(facts.oid) })} RENAME TO ${quoteIdent(facts.name)}`);
+  facts.indexes.forEach((index, k) => {
+    add(`index ${index.name} keeps its name`,
+      `ALTER INDEX ${quoteQualified({ schema: facts.schema, name: workNames.copyIndex(facts.oid, k) })} RENAME TO ${quoteIdent(index.name)}`);
+  });
+  for (const seq of facts.ownedSequences) {
+    add(`sequence ${seq.name} stays owned by column ${seq.column}`,
+      `ALTER SEQUENCE ${quoteQualified(seq)} OWNED BY ${table}.${quoteIdent(seq.column)}`);
+  }
+  for (const id of input.identities) {
+    const moved = { schema: facts.schema, name: id.copySequence };
+    add(`identity sequence of ${id.column} keeps its name`,
+      `ALTER SEQUENCE ${quoteQualified(moved)} RENAME TO ${quoteIdent(id.originalSequence.name)}`);
+    steps.push({
+      description: `identity sequence of ${id.column} keeps its value`,
+      sql: `SELECT setval($1::regclass, $2::int8, $3::bool)`,
+      params: [quoteQualified(id.originalSequence), id.lastValue, id.isCalled],
+    });
+  }
+  add('restore autovacuum', `ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
+  const relopts = [...reloptionItems(facts.reloptions), ...reloptionItems(facts.toastReloptions, 'toast.')];
+  if (relopts.length > 0) add('restore storage parameters', `ALTER TABLE ${table} SET (${relopts.join(', ')})`);
+
+  // NOT VALID: adding a foreign key then needs no scan while the lock is held; the ones that
+  // were valid are validated after the swap, without blocking writers.
+  for (const fk of input.foreignKeys) {
+    add(`foreign key ${fk.name} on ${fk.table.name}`,
+      `ALTER TABLE ${quoteQualified(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${withoutNotValid(fk.definition)} NOT VALID`);
+    if (fk.comment !== null) {
+      add(`comment on ${fk.name}`,
+        `COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${quoteQualified(fk.table)} IS ${quoteLiteral(fk.comment)}`);
+    }
+  }
+  for (const v of input.views) {
+    const options = v.options.length > 0 ? ` WITH (${reloptionItems(v.options).join(', ')})` : '';
+    add(`view ${v.view.name} reads the new table`,
+      `CREATE OR REPLACE VIEW ${quoteQualified(v.view)}${options} AS ${v.definition.trim().replace(/;$/, '')}`);
+  }
+  for (const g of facts.grants) {
+    const cols = g.column === null ? '' : ` (${quoteIdent(g.column)})`;
+    const grantee = g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee);
+    add(`grant ${g.privilege}`, `GRANT ${g.privilege}${cols} ON ${table} TO ${grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
+  }
+  if (facts.comment !== null) add('table comment', `COMMENT ON TABLE ${table} IS ${quoteLiteral(facts.comment)}`);
+  for (const index of facts.indexes) {
+    if (index.comment !== null && index.constraint === null) {
+      add(`comment on index ${index.name}`,
+        `COMMENT ON INDEX ${quoteQualified({ schema: facts.schema, name: index.name })} IS ${quoteLiteral(index.comment)}`);
+    }
+    if (index.constraint?.comment != null) {
+      add(`comment on constraint ${index.constraint.name}`,
+        `COMMENT ON CONSTRAINT ${quoteIdent(index.constraint.name)} ON ${table} IS ${quoteLiteral(index.constraint.comment)}`);
+    }
+  }
+  const identity = { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: null }[facts.replicaIdentity];
+  const replIndex = facts.indexes.find((i) => i.isReplicaIdentity);
+  if (identity !== 'DEFAULT') {
+    add('replica identity', `ALTER TABLE ${table} REPLICA IDENTITY ${identity ?? `USING INDEX ${quoteIdent(replIndex?.name ?? '')}`}`);
+  }
+  if (facts.rowSecurity) add('row level security', `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+  if (facts.forceRowSecurity) add('forced row level security', `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+  const clustered = facts.indexes.find((i) => i.isClustered);
+  if (clustered) add('cluster mark', `ALTER TABLE ${table} CLUSTER ON ${quoteIdent(clustered.name)}`);
+  return steps;
+}
+
+/** After the swap, in their own transactions: nothing here blocks the application's writes. */
+export function validateForeignKey(fk: LiveForeignKey): Step {
+  return {
+    description: `validate foreign key ${fk.name}`,
+    sql: `ALTER TABLE ${quoteQualified(fk.table)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`,
+    locks: [{ table: quoteQualified(fk.table), level: 'SHARE UPDATE EXCLUSIVE' }],
+  };
+}
+
+export function dropOldTable(oid: number): Step {
+  return { description: 'drop the old table', sql: `DROP TABLE IF EXISTS ${helperName(workNames.oldTable(oid))}` };
+}
+
+export function dropWorkObjects(oid: number): Step {
+  return {
+    description: 'drop the log and the capture function',
+    sql: [
+      `DROP TABLE IF EXISTS ${helperName(workNames.logTable(oid))}`,
+      `DROP TABLE IF EXISTS ${helperName(workNames.copyTable(oid))}`,
+      `DROP FUNCTION IF EXISTS ${helperName(workNames.captureFunction(oid))}()`,
+    ].join(';\n'),
+  };
+}

@@ -70,15 +70,36 @@ export async function removeWorkObjects(client: pg.Client, oid: number, opts: Cl
           await client.query(sql);
         }),
     );
+  if (found.functions.length > 0 && found.triggers.length > 0) {
+    // Replacing the function takes no lock on the application's table: from here on the
+    // triggers cost the writers nothing, even if a long transaction keeps them from being
+    // dropped (DROP TRIGGER needs ACCESS EXCLUSIVE).
+    await client.query(
+      `CREATE OR REPLACE FUNCTION ${quoteIdent(HELPER_SCHEMA)}.${quoteIdent(workNames.captureFunction(oid))}() ` +
+        `RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
+    );
+  }
+  let triggerFailure: unknown = null;
   if (found.table !== null) {
     for (const trigger of found.triggers) {
-      await bounded(`drop trigger ${trigger}`, `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${found.table}`);
-      removed.push(`trigger ${trigger}`);
+      try {
+        await bounded(`drop trigger ${trigger}`, `DROP TRIGGER IF EXISTS ${quoteIdent(trigger)} ON ${found.table}`);
+        removed.push(`trigger ${trigger}`);
+      } catch (err) {
+        triggerFailure = err;
+      }
     }
   }
+  // Work tables take no lock of the application's: they go even if a trigger had to stay.
   for (const table of found.tables) {
     await bounded(`drop table ${table}`, `DROP TABLE IF EXISTS ${quoteIdent(HELPER_SCHEMA)}.${quoteIdent(table)}`);
     removed.push(`table ${HELPER_SCHEMA}.${table}`);
+  }
+  if (triggerFailure !== null) {
+    throw new Error(
+      `the capture trigger on ${found.table ?? 'the table'} could not be dropped (${(triggerFailure as Error).message}); ` +
+        'it now does nothing. A long transaction holds the table: run rpcl abort_repack once it has ended',
+    );
   }
   for (const fn of found.functions) {
     await bounded(`drop function ${fn}`, `DROP FUNCTION IF EXISTS ${quoteIdent(HELPER_SCHEMA)}.${quoteIdent(fn)}()`);

@@ -26,6 +26,7 @@ import { insertRun, updateRun } from './state.js';
 import { attemptSwap } from './swap.js';
 import { runStep } from './steps.js';
 import { ensureHelperSchema } from './helper-schema.js';
+import { testPause } from './test-hooks.js';
 
 export interface RunTableOptions {
   conn: ConnectionConfig;
@@ -152,11 +153,14 @@ async function runPhases(run: TableRun) {
   emit({ type: 'phase', ref, phase: 'capture' });
   await installCapture(run);
   emit({ type: 'phase', ref, phase: 'copy' });
+  await testPause('copy');
   await createCopy(run);
   await copyData(run);
   emit({ type: 'phase', ref, phase: 'index', detail: `${run.facts.indexes.length} indexes and constraints` });
+  await testPause('index');
   await buildIndexes(run);
   emit({ type: 'phase', ref, phase: 'replay' });
+  await testPause('replay');
   await runStep(run.work, createBatchTable(run.facts));
   const state = newCatchUp(run);
   const attempts = run.opts.swapAttempts;
@@ -164,6 +168,7 @@ async function runPhases(run: TableRun) {
   for (let attempt = 1; attempt <= attempts; attempt++) {
     await catchUp(run, state);
     emit({ type: 'phase', ref, phase: 'swap', detail: `attempt ${attempt} of ${attempts}` });
+    await testPause('swap');
     const result = await attemptSwap(run);
     if (result.ok) {
       emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: true, holdMs: result.holdMs });

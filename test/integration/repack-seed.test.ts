@@ -3,13 +3,12 @@
  * or doubled (dual-write oracle), dependents re-pointed, other writer roles unaffected, nothing
  * left behind, and the result as compact as VACUUM FULL makes it.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHome, projectRoot, runCli, writeConfig } from '../support/cli.js';
+import { makeHome, runCli, writeConfig } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
+import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
 import { checksum, SeedWorkload } from '../support/workload.js';
 
 let db: TestDatabase;
@@ -23,53 +22,22 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function freshSeed(rows: number): Promise<void> {
-  await sql.query(`DROP SCHEMA public CASCADE; CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC`);
-  await sql.query(readFileSync(join(projectRoot, 'test', 'fixtures', 'seed.sql'), 'utf8'));
-  await sql.query(
-    `INSERT INTO table_for_repack (name, value, excluded, created_at)
-     SELECT 'n' || g, g % 1000, g, now() - g * interval '1 second' FROM generate_series(1, $1) g`,
-    [rows],
-  );
-  await sql.query(`INSERT INTO table_with_fk (tfr_id, note) SELECT id, repeat('x', 20) FROM table_for_repack WHERE id % 10 = 0`);
-  // Bloat: half of the rows go away.
-  await sql.query(`DELETE FROM table_for_repack WHERE id % 2 = 0`);
-  await sql.query(`INSERT INTO control_for_repack SELECT id, name, value, excluded, created_at FROM table_for_repack`);
-  await sql.query(`ANALYZE`);
-}
+const freshSeed = (rows: number) => loadSeed(sql, rows);
 
 function config(extra = ''): string {
-  return [
-    '[connections.seed]',
-    `host = "${db.host}"`, `port = ${db.port}`, `user = "${db.user}"`, `password = "${db.password}"`,
-    `database = "${db.database}"`, 'sslmode = "disable"',
-    `tables = ["public.table_for_repack"]`,
-    'lock_timeout = "1s"', 'check_time = 1', 'swap_attempts = 5',
-    extra,
-  ].join('\n');
+  return connectionConfig(db, [
+    `tables = ["public.table_for_repack"]`, 'lock_timeout = "1s"', 'check_time = 1', 'swap_attempts = 5', extra,
+  ]);
 }
 
-async function writerClient(user?: { name: string; password: string }): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: db.host, port: db.port, database: db.database,
-    user: user?.name ?? db.user, password: user?.password ?? db.password,
-    application_name: 'writer',
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
-
-async function tableOid(name: string): Promise<number> {
-  const { rows } = await sql.query(`SELECT $1::regclass::oid::int8 AS oid`, [name]);
-  return Number(rows[0].oid);
-}
+const writerClient = (user?: { name: string; password: string }) => sessionAs(db, 'writer', user);
+const tableOidOf = (name: string) => tableOid(sql, name);
 
 describe('repack_tables on the seed example', () => {
   for (const seed of [1, 2, 3]) {
     it(`keeps every row under 4 concurrent writers (seed ${seed})`, async () => {
       await freshSeed(20000);
-      const oidBefore = await tableOid('table_for_repack');
+      const oidBefore = await tableOidOf('table_for_repack');
       const writers = await Promise.all([1, 2, 3, 4].map(() => writerClient()));
       const workload = new SeedWorkload(writers, seed);
       const home = makeHome();
@@ -88,7 +56,7 @@ describe('repack_tables on the seed example', () => {
       const [table, control] = [await checksum(sql, 'table_for_repack'), await checksum(sql, 'control_for_repack')];
       expect(table).toEqual(control);
 
-      expect(await tableOid('table_for_repack')).not.toBe(oidBefore);
+      expect(await tableOidOf('table_for_repack')).not.toBe(oidBefore);
       expect(await rpclLeftovers(sql)).toEqual([]);
       const fk = await sql.query(
         `SELECT conname, confrelid::regclass::text AS target, convalidated, pg_get_constraintdef(oid) AS def

@@ -1,5 +1,5 @@
 /** Runs the real `rpcl` binary in a child process with its own HOME. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -40,4 +40,46 @@ export function runCli(args: string[], opts: { home: string; env?: Record<string
       resolveRun({ code, stdout, stderr });
     });
   });
+}
+
+export interface RunningCli {
+  pid: number;
+  output(): string;
+  /** Resolves when the combined output matches, rejects after timeoutMs or if rpcl exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  done: Promise<CliResult>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts rpcl and lets the test act while it runs (block, change or kill at a known phase). */
+export function spawnCli(args: string[], opts: { home: string; env?: Record<string, string> }): RunningCli {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PG')) env[k] = v;
+  Object.assign(env, { HOME: opts.home }, opts.env);
+  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let exited = false;
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolveDone) => {
+    child.on('close', (code, signal) => {
+      exited = true;
+      resolveDone({ code: code ?? (signal === 'SIGKILL' ? 137 : 1), stdout, stderr });
+    });
+  });
+  return {
+    pid: child.pid ?? -1,
+    output: () => stdout + stderr,
+    done,
+    kill: (signal) => child.kill(signal),
+    async waitFor(pattern, timeoutMs = 60_000) {
+      const start = Date.now();
+      while (!pattern.test(stdout + stderr)) {
+        if (exited) throw new Error(`rpcl exited before printing ${pattern}:\n${stdout}${stderr}`);
+        if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${pattern}:\n${stdout}${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
 }

@@ -8,6 +8,7 @@ import { createCopyTable, buildIndex, copyRows, setDefaultTablespace } from '../
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
 import type { TableRun } from './context.js';
+import { testPause } from './test-hooks.js';
 import { runStep, runSteps } from './steps.js';
 
 /** PostgreSQL's MaxBlockNumber: an upper bound no heap page reaches. */
@@ -25,6 +26,7 @@ export async function copyData(run: TableRun): Promise<number> {
   try {
     const discarded = await work.query(`DELETE FROM ${helperName(workNames.logTable(facts.oid))}`);
     run.log.debug(`copy snapshot taken; ${discarded.rowCount ?? 0} log rows already in it discarded`, run.ref);
+    await testPause('copy-snapshot');
     let copied = 0;
     // TID range scans exist from PostgreSQL 14: chunks then cost no more than one pass.
     if (run.serverVersion >= 140000) {

@@ -1,9 +1,9 @@
 /**
  * Fault-injection pauses for the test suite, off unless RPCL_TEST_PAUSE is set:
- * `RPCL_TEST_PAUSE="replay:2000,swap:500"` sleeps that many milliseconds when a run enters
- * each named phase, so a test can change the table, block it or kill rpcl at a known point.
+ * `RPCL_TEST_PAUSE="replay:2000,swap:500"` sleeps that many milliseconds when a run reaches
+ * each named point (a phase, or `copy-snapshot`: inside the copy's transaction, after its
+ * snapshot is taken), so a test can write, change the table, block it or kill rpcl there.
  */
-import type { Phase } from '../report/events.js';
 import { sleep } from '../db/session.js';
 
 function pauses(): Map<string, number> {
@@ -16,7 +16,7 @@ function pauses(): Map<string, number> {
   return map;
 }
 
-export async function testPause(phase: Phase): Promise<void> {
-  const ms = pauses().get(phase);
+export async function testPause(point: string): Promise<void> {
+  const ms = pauses().get(point);
   if (ms !== undefined) await sleep(ms);
 }

@@ -44,7 +44,8 @@ describe('repack_tables on the seed example', () => {
       writeConfig(home, 'default', config());
       workload.start();
       await new Promise((r) => setTimeout(r, 300));
-      const run = await runCli(['repack_tables', '--debug'], { home });
+      // Writes land inside the copy's snapshot window and during replay, not only around them.
+      const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-snapshot:400,replay:400' } });
       await new Promise((r) => setTimeout(r, 300));
       const stats = await workload.stop();
       await Promise.all(writers.map((w) => w.end()));

@@ -7,7 +7,7 @@ import { repackTable } from '../execute/run-table.js';
 import { describeMissing, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
-import { logEvent } from '../report/log-events.js';
+import { formatBytes, logEvent } from '../report/log-events.js';
 import type { Runtime } from './runtime.js';
 
 export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
@@ -82,7 +82,10 @@ export function exitCodeOf(outcomes: TableOutcome[], interrupted: boolean): numb
 
 export function summaryLines(outcomes: TableOutcome[]): string[] {
   return outcomes.map((o) => {
-    const what = o.status === 'done' ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${o.sizeBefore} -> ${o.sizeAfter} bytes` : `${o.status}: ${o.reason ?? ''}`;
+    const what =
+      o.status === 'done'
+        ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`
+        : `${o.status}: ${o.reason ?? ''}`;
     return `${o.connection} ${o.table}: ${what}`;
   });
 }

@@ -2,6 +2,7 @@
  * Whether a table can be repacked safely, decided from catalog facts alone. Every reason says
  * what is wrong and what the user can do; nothing is attempted for a refused table.
  */
+import { displayIdent } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { HELPER_SCHEMA } from './names.js';
 
@@ -41,10 +42,11 @@ export function refusalReason(facts: TableFacts, perms: Permissions): string | n
     return `it is an inheritance parent of ${facts.inheritedBy.join(', ')}: inheritance parents are not supported`;
   }
   if (!facts.canActAsOwner) {
-    return `it is owned by ${facts.owner}: connect as ${facts.owner} (or a role that is a member of it) to repack it`;
+    const owner = displayIdent(facts.owner);
+    return `it is owned by ${owner}: connect as ${owner} (or a role that is a member of it) to repack it`;
   }
   if (!perms.createInSchema) {
-    return `the connected role has no CREATE privilege on schema ${facts.schema}, which the swap needs: GRANT CREATE ON SCHEMA to it`;
+    return `the connected role has no CREATE privilege on schema ${displayIdent(facts.schema)}, which the swap needs: GRANT CREATE ON SCHEMA to it`;
   }
   if (facts.key === null) {
     return 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns): add one so changes can be replayed by key';

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { ExitCode, RpclError } from '../errors.js';
-import { displayQualified, quoteIdent, quoteLiteral, quoteQualified } from '../db/ident.js';
+import { displayIdent, displayQualified, quoteIdent, quoteLiteral, quoteQualified } from '../db/ident.js';
 import { isLockFailure, retryOnLock } from '../db/retry.js';
 import { SqlState, isSqlState } from '../db/sqlstate.js';
 import { inTransaction, setLocalTimeouts } from '../db/session.js';
@@ -65,9 +65,28 @@ export async function createHelperSchema(client: pg.Client, log: Logger): Promis
 /** Runs need the helper schema: installed on first use, with a note in the log. */
 export async function ensureHelperSchema(client: pg.Client, log: Logger): Promise<void> {
   const state = await helperSchemaState(client);
-  if (state.kind === 'ours') return;
   if (state.kind === 'foreign') throw foreignSchemaError();
-  await createHelperSchema(client, log);
+  if (state.kind === 'absent') {
+    await createHelperSchema(client, log);
+    return;
+  }
+  // Installed by another role: this one needs to create work objects there and write runs.
+  const { rows } = await client.query<{ ok: boolean; owner: string; me: string }>(
+    `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE') AS ok,
+            pg_get_userbyid(n.nspowner) AS owner, current_user AS me
+     FROM pg_namespace n WHERE n.nspname = $1`,
+    [HELPER_SCHEMA, `${quoteIdent(HELPER_SCHEMA)}.runs`],
+  );
+  const row = rows[0];
+  if (row !== undefined && !row.ok) {
+    throw new RpclError(
+      `the helper schema ${HELPER_SCHEMA} belongs to role ${displayIdent(row.owner)} and role ${displayIdent(row.me)} may not use it. ` +
+        `Have its owner run: GRANT USAGE, CREATE ON SCHEMA ${HELPER_SCHEMA} TO ${quoteIdent(row.me)}; ` +
+        `GRANT SELECT, INSERT, UPDATE ON ${HELPER_SCHEMA}.runs TO ${quoteIdent(row.me)}; ` +
+        `or run rpcl as ${displayIdent(row.owner)}`,
+      ExitCode.refused,
+    );
+  }
 }
 
 export interface DropSchemaOptions {

@@ -66,13 +66,21 @@ describe('refusals', () => {
     await sql.query(`CREATE TABLE public.mine (id int PRIMARY KEY, v text); ALTER TABLE public.mine OWNER TO app_dba`);
     await sql.query(`INSERT INTO public.mine SELECT g, 'x' FROM generate_series(1, 500) g`);
     await sql.query(`GRANT CREATE ON DATABASE "${db.database}" TO app_dba; GRANT CREATE ON SCHEMA public TO app_dba`);
-    const theirs = await tableOid(sql, 'public.theirs');
-    const mine = await tableOid(sql, 'public.mine');
     const home = makeHome();
     writeConfig(home, 'default', connectionConfig({ ...db, user: 'app_dba', password: 'dba-pass' }, [
       `tables = ['public.theirs', 'public.mine']`,
     ]));
+    // The helper schema, installed by the superuser in the tests above, is not app_dba's.
+    const denied = await runCli(['repack_tables'], { home });
+    expect(denied.stderr).toMatch(
+      /the helper schema rpcl belongs to role postgres and role app_dba may not use it\. Have its owner run: GRANT USAGE, CREATE ON SCHEMA rpcl TO "app_dba"/,
+    );
+    expect(denied.code).toBe(5);
+    await sql.query(`DROP SCHEMA rpcl CASCADE`);
+    const theirs = await tableOid(sql, 'public.theirs');
+    const mine = await tableOid(sql, 'public.mine');
     const r = await runCli(['repack_tables'], { home });
+    expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/refused: it is owned by "Other Owner": connect as "Other Owner"/);
     expect(r.stdout).toMatch(/public\.mine: done/);
     expect(r.code).toBe(5);

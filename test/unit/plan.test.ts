@@ -1,0 +1,196 @@
+/** Exact SQL of every statement builder, from hand-built facts (no database). */
+import { describe, expect, it } from 'vitest';
+import type { ColumnFact, IndexFact, TableFacts } from '../../src/inspect/facts.js';
+import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptureTriggers } from '../../src/plan/capture.js';
+import { buildIndex, copyRows, createCopyTable } from '../../src/plan/copy.js';
+import { refusalReason } from '../../src/plan/refusals.js';
+import { createBatchTable, deleteTouchedRows, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
+import { reloptionItems, swapSteps, withoutNotValid } from '../../src/plan/swap.js';
+
+const col = (name: string, type: string, extra: Partial<ColumnFact> = {}): ColumnFact => ({
+  name, attnum: 0, type, collation: null, notNull: true, generated: '', identity: '', statisticsTarget: null, comment: null, ...extra,
+});
+
+const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact => ({
+  oid: 1, name, definition: '', definitionTail: ' USING btree (v)', unique: false, tablespace: null, constraint: null,
+  comment: null, isClustered: false, isReplicaIdentity: false, ...extra,
+});
+
+function facts(extra: Partial<TableFacts> = {}): TableFacts {
+  return {
+    oid: 4242, schema: 'Sales', name: 'Order "Lines"', relkind: 'r', persistence: 'p', isPartition: false,
+    inheritsFrom: [], inheritedBy: [], owner: 'app', canActAsOwner: true, tablespace: null, relfilenode: 1,
+    reloptions: [], toastReloptions: [], replicaIdentity: 'd', rowSecurity: false, forceRowSecurity: false, comment: null,
+    columns: [
+      col('order', 'integer'),
+      col('Line No', 'integer'),
+      col('note', 'text', { notNull: false, collation: { schema: 'pg_catalog', name: 'C' } }),
+      col('total', 'numeric', { generated: 's' }),
+    ],
+    key: { kind: 'primary', indexName: 'pk', columns: ['order', 'Line No'] },
+    indexes: [
+      index('pk', { constraint: { name: 'pk', type: 'p', definition: 'PRIMARY KEY ("order", "Line No")', comment: null }, unique: true }),
+      index('note idx', { definitionTail: ' USING btree (note) WHERE (note IS NOT NULL)' }),
+    ],
+    incomingForeignKeys: [], outgoingForeignKeys: [], views: [], ownedSequences: [], grants: [],
+    unsupportedDependents: [], estimatedRows: 10, totalBytes: 8192, fingerprint: 'x',
+    ...extra,
+  };
+}
+
+describe('capture', () => {
+  it('logs key columns only, with their collations', () => {
+    expect(createLogTable(facts({ key: { kind: 'primary', indexName: 'pk', columns: ['order', 'note'] } })).sql).toBe(
+      'CREATE TABLE "rpcl"."log_4242" (rpcl_id bigserial, "order" integer NOT NULL, "note" text COLLATE "pg_catalog"."C" NOT NULL)',
+    );
+  });
+
+  it('the trigger function logs new and old keys, refuses TRUNCATE, runs as definer with a fixed search_path', () => {
+    const sql = createCaptureFunction(facts()).sql;
+    expect(sql).toContain('CREATE FUNCTION "rpcl"."capture_4242"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $rpcl$');
+    expect(sql).toContain(`IF TG_OP = 'TRUNCATE' THEN`);
+    expect(sql).toContain(`INSERT INTO "rpcl"."log_4242" ("order", "Line No") VALUES (OLD."order", OLD."Line No");`);
+    expect(sql).toContain(`INSERT INTO "rpcl"."log_4242" ("order", "Line No") VALUES (NEW."order", NEW."Line No");`);
+    expect(sql).toContain(`IF TG_OP = 'UPDATE' AND ROW(OLD."order", OLD."Line No") IS DISTINCT FROM ROW(NEW."order", NEW."Line No") THEN`);
+    expect(sql).toMatch(/\$rpcl\$;\nREVOKE ALL ON FUNCTION "rpcl"\."capture_4242"\(\) FROM PUBLIC$/);
+  });
+
+  it('picks another dollar quote when a column name contains the default one', () => {
+    const f = facts({ columns: [col('$rpcl$', 'integer')], key: { kind: 'primary', indexName: 'pk', columns: ['$rpcl$'] } });
+    expect(createCaptureFunction(f).sql).toContain('AS $rpcl0$');
+  });
+
+  it('creates ALWAYS row and TRUNCATE triggers under SHARE ROW EXCLUSIVE', () => {
+    const step = createCaptureTriggers(facts());
+    expect(step.sql).toBe([
+      'CREATE TRIGGER "rpcl_capture_4242" AFTER INSERT OR UPDATE OR DELETE ON "Sales"."Order ""Lines""" FOR EACH ROW EXECUTE FUNCTION "rpcl"."capture_4242"()',
+      'CREATE TRIGGER "rpcl_capture_4242_truncate" BEFORE TRUNCATE ON "Sales"."Order ""Lines""" FOR EACH STATEMENT EXECUTE FUNCTION "rpcl"."capture_4242"()',
+      'ALTER TABLE "Sales"."Order ""Lines""" ENABLE ALWAYS TRIGGER "rpcl_capture_4242"',
+      'ALTER TABLE "Sales"."Order ""Lines""" ENABLE ALWAYS TRIGGER "rpcl_capture_4242_truncate"',
+    ].join(';\n'));
+    expect(step.locks).toEqual([{ table: '"Sales"."Order ""Lines"""', level: 'SHARE ROW EXCLUSIVE' }]);
+    expect(dropCaptureTriggers(facts()).locks).toEqual([{ table: '"Sales"."Order ""Lines"""', level: 'ACCESS EXCLUSIVE' }]);
+  });
+});
+
+describe('copy', () => {
+  it('builds the copy LIKE the table, autovacuum off, owned by the owner, unlogged and tablespace kept', () => {
+    const steps = createCopyTable(facts({ persistence: 'u', tablespace: 'fast ssd', columns: [col('order', 'integer', { statisticsTarget: 500 })] }));
+    expect(steps.map((s) => s.sql)).toEqual([
+      'CREATE UNLOGGED TABLE "rpcl"."copy_4242" (LIKE "Sales"."Order ""Lines""" INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false) TABLESPACE "fast ssd"',
+      'ALTER TABLE "rpcl"."copy_4242" OWNER TO "app"',
+      'ALTER TABLE "rpcl"."copy_4242" ALTER COLUMN "order" SET STATISTICS 500',
+    ]);
+  });
+
+  it('copies every column but generated ones, by TID range when asked', () => {
+    expect(copyRows(facts(), true).sql).toBe(
+      'INSERT INTO "rpcl"."copy_4242" ("order", "Line No", "note") SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines""" WHERE ctid >= $1::tid AND ctid < $2::tid',
+    );
+    const identity = facts({ columns: [col('id', 'bigint', { identity: 'a' })], key: { kind: 'primary', indexName: 'pk', columns: ['id'] } });
+    expect(copyRows(identity, false).sql).toBe(
+      'INSERT INTO "rpcl"."copy_4242" ("id") OVERRIDING SYSTEM VALUE SELECT "id" FROM ONLY "Sales"."Order ""Lines"""',
+    );
+  });
+
+  it('rebuilds constraints and indexes under temporary names', () => {
+    const f = facts();
+    expect(buildIndex(f, f.indexes[0]!, 0).sql).toBe('ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "copy_4242_i0" PRIMARY KEY ("order", "Line No")');
+    expect(buildIndex(f, f.indexes[1]!, 1).sql).toBe('CREATE INDEX "copy_4242_i1" ON "rpcl"."copy_4242" USING btree (note) WHERE (note IS NOT NULL)');
+  });
+});
+
+describe('replay', () => {
+  it('takes the visible log rows, deletes and re-reads the touched keys', () => {
+    const f = facts();
+    expect(createBatchTable(f).sql).toBe(
+      'CREATE TEMPORARY TABLE IF NOT EXISTS "rpcl_batch_4242" ("order" integer NOT NULL, "Line No" integer NOT NULL) ON COMMIT DELETE ROWS',
+    );
+    expect(takeLogBatch(f).sql).toBe(
+      'WITH taken AS (DELETE FROM "rpcl"."log_4242" RETURNING "order", "Line No"), touched AS (INSERT INTO pg_temp."rpcl_batch_4242" ("order", "Line No") SELECT DISTINCT "order", "Line No" FROM taken RETURNING 1) SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys',
+    );
+    expect(deleteTouchedRows(f).sql).toBe(
+      'DELETE FROM "rpcl"."copy_4242" c USING pg_temp."rpcl_batch_4242" b WHERE c."order" = b."order" AND c."Line No" = b."Line No"',
+    );
+    expect(insertTouchedRows(f).sql).toBe(
+      'INSERT INTO "rpcl"."copy_4242" ("order", "Line No", "note") SELECT o."order", o."Line No", o."note" FROM ONLY "Sales"."Order ""Lines""" o JOIN pg_temp."rpcl_batch_4242" b ON o."order" = b."order" AND o."Line No" = b."Line No"',
+    );
+  });
+});
+
+describe('swap', () => {
+  it('renames, re-points foreign keys, views, sequences, grants, and restores options', () => {
+    const f = facts({
+      ownedSequences: [{ schema: 'Sales', name: 'seq', column: 'order' }],
+      grants: [{ grantee: 'writer', privilege: 'INSERT', grantable: false, column: null }, { grantee: null, privilege: 'SELECT', grantable: true, column: 'note' }],
+      reloptions: ['fillfactor=70'],
+      comment: "it's a table",
+      replicaIdentity: 'f',
+    });
+    const sql = swapSteps({
+      facts: f,
+      foreignKeys: [
+        { name: 'child_fk', table: { schema: 'Sales', name: 'child' }, definition: 'FOREIGN KEY (o, l) REFERENCES "Sales"."Order ""Lines"""("order", "Line No") ON DELETE CASCADE', validated: true, comment: null, onRepackedTable: false },
+        { name: 'self_fk', table: { schema: 'Sales', name: 'Order "Lines"' }, definition: 'FOREIGN KEY (x) REFERENCES "Sales"."Order ""Lines"""("order") NOT VALID', validated: false, comment: 'c', onRepackedTable: true },
+      ],
+      views: [{ view: { schema: 'Reports', name: 'v' }, definition: ' SELECT 1;', options: ['check_option=local'] }],
+      identities: [{ column: 'order', copySequence: 'copy_4242_order_seq', originalSequence: { schema: 'Sales', name: 'orig_seq' }, lastValue: '41', isCalled: true }],
+    }).map((s) => s.sql);
+    const t = '"Sales"."Order ""Lines"""';
+    expect(sql).toEqual([
+      'ALTER TABLE "Sales"."child" DROP CONSTRAINT "child_fk"',
+      'ALTER SEQUENCE "Sales"."seq" OWNED BY NONE',
+      `DROP TRIGGER IF EXISTS "rpcl_capture_4242" ON ${t};\nDROP TRIGGER IF EXISTS "rpcl_capture_4242_truncate" ON ${t}`,
+      `ALTER TABLE ${t} RENAME TO "rpcl_old_4242"`,
+      'ALTER TABLE "Sales"."rpcl_old_4242" SET SCHEMA "rpcl"',
+      'ALTER TABLE "rpcl"."copy_4242" SET SCHEMA "Sales"',
+      'ALTER TABLE "Sales"."copy_4242" RENAME TO "Order ""Lines"""',
+      'ALTER INDEX "Sales"."copy_4242_i0" RENAME TO "pk"',
+      'ALTER INDEX "Sales"."copy_4242_i1" RENAME TO "note idx"',
+      `ALTER SEQUENCE "Sales"."seq" OWNED BY ${t}."order"`,
+      'ALTER SEQUENCE "Sales"."copy_4242_order_seq" RENAME TO "orig_seq"',
+      'SELECT setval($1::regclass, $2::int8, $3::bool)',
+      `ALTER TABLE ${t} RESET (autovacuum_enabled, toast.autovacuum_enabled)`,
+      `ALTER TABLE ${t} SET ("fillfactor" = '70')`,
+      `ALTER TABLE "Sales"."Order ""Lines""" ADD CONSTRAINT "self_fk" FOREIGN KEY (x) REFERENCES "Sales"."Order ""Lines"""("order") NOT VALID`,
+      `COMMENT ON CONSTRAINT "self_fk" ON "Sales"."Order ""Lines""" IS 'c'`,
+      `ALTER TABLE "Sales"."child" ADD CONSTRAINT "child_fk" FOREIGN KEY (o, l) REFERENCES "Sales"."Order ""Lines"""("order", "Line No") ON DELETE CASCADE NOT VALID`,
+      `CREATE OR REPLACE VIEW "Reports"."v" WITH ("check_option" = 'local') AS SELECT 1`,
+      `GRANT INSERT ON ${t} TO "writer"`,
+      `GRANT SELECT ("note") ON ${t} TO PUBLIC WITH GRANT OPTION`,
+      `COMMENT ON TABLE ${t} IS 'it''s a table'`,
+      `ALTER TABLE ${t} REPLICA IDENTITY FULL`,
+    ]);
+  });
+
+  it('helpers', () => {
+    expect(withoutNotValid('FOREIGN KEY (a) REFERENCES t(a) NOT VALID')).toBe('FOREIGN KEY (a) REFERENCES t(a)');
+    expect(reloptionItems(['fillfactor=70', "x=it's"], 'toast.')).toEqual([`toast."fillfactor" = '70'`, `toast."x" = 'it''s'`]);
+  });
+});
+
+describe('refusals', () => {
+  const ok = { createInSchema: true };
+  it.each([
+    [{ relkind: 'v' }, 'it is a view: views hold no data; repack the tables it reads'],
+    [{ relkind: 'm' }, 'it is a materialized view: use REFRESH MATERIALIZED VIEW CONCURRENTLY instead'],
+    [{ relkind: 'p' }, 'it is a partitioned table: repack its partitions one by one (partition support is not available yet)'],
+    [{ relkind: 'f' }, 'it is a foreign table: its data lives on another server'],
+    [{ isPartition: true }, 'it is a partition: repacking single partitions is not available yet; the parent would lose it'],
+    [{ persistence: 't' as const }, 'it is a temporary table: only its own session can see it'],
+    [{ schema: 'pg_catalog' }, 'it is a system catalog: system catalogs are never repacked by rpcl (use VACUUM FULL in a maintenance window)'],
+    [{ inheritsFrom: ['p'] }, 'it inherits from p: inheritance children are not supported (the parent would lose it)'],
+    [{ canActAsOwner: false, owner: 'Big Boss' }, 'it is owned by "Big Boss": connect as "Big Boss" (or a role that is a member of it) to repack it'],
+    [{ key: null }, 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns): add one so changes can be replayed by key'],
+    [{ unsupportedDependents: ['trigger t on table x'] }, 'these depend on it and cannot be carried across the swap yet: trigger t on table x. Drop and re-create them around the repack, or wait for a version of rpcl that handles them'],
+  ] as [Partial<TableFacts>, string][])('%o', (extra, reason) => {
+    expect(refusalReason(facts(extra), ok)).toBe(reason);
+  });
+
+  it('needs CREATE on the table\'s schema', () => {
+    expect(refusalReason(facts(), { createInSchema: false })).toBe(
+      'the connected role has no CREATE privilege on schema "Sales", which the swap needs: GRANT CREATE ON SCHEMA to it',
+    );
+    expect(refusalReason(facts(), ok)).toBeNull();
+  });
+});

@@ -7,7 +7,7 @@ import type { TestDatabase } from './db.js';
 
 export async function loadSeed(sql: pg.Client, rows: number): Promise<void> {
   await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC`);
-  await sql.query(readFileSync(join(projectRoot, 'test', 'fixtures', 'seed.sql'), 'utf8'));
+  await sql.query(readFileSync(join(projectRoot, 'sql', 'seed_example.sql'), 'utf8'));
   await sql.query(
     `INSERT INTO table_for_repack (name, value, excluded, created_at)
      SELECT 'n' || g, g % 1000, g, now() - g * interval '1 second' FROM generate_series(1, $1) g`,

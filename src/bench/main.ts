@@ -1,0 +1,215 @@
+/**
+ * `npm run bench`: the seed example with N rows, half deleted, under W writers, repacked by
+ * rpcl, by pg_repack and by VACUUM FULL, each on its own database of the same Debian
+ * PostgreSQL 15 server, in one run. Prints one table; figures, not pass/fail.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { startDebianServer, type DebianServer } from './debian-server.js';
+import { BenchWriters, type LatencyStats } from './workload.js';
+
+const run = promisify(execFile);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+type Tool = 'rpcl' | 'pg_repack' | 'vacuum_full';
+
+interface Options {
+  rows: number[];
+  writers: number[];
+  tools: Tool[];
+  baselineSeconds: number;
+}
+
+interface Result {
+  tool: Tool;
+  rows: number;
+  writers: number;
+  wallSeconds: number;
+  before: LatencyStats;
+  during: LatencyStats;
+  sizeBefore: number;
+  sizeAfter: number;
+  dataEqual: boolean;
+  walBytes: number;
+  oldestSnapshotSeconds?: number;
+  peakLogBytes?: number;
+  writerErrors: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
+  if (argv.includes('--quick')) return { rows: [100_000], writers: [2], tools: ['rpcl', 'pg_repack', 'vacuum_full'], baselineSeconds: 3 };
+  return {
+    rows: list(get('rows'), [1_000_000]),
+    writers: list(get('writers'), [2]),
+    tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ['rpcl', 'pg_repack', 'vacuum_full'],
+    baselineSeconds: Number(get('baseline') ?? 5),
+  };
+}
+
+async function client(s: DebianServer, database: string, app = 'bench'): Promise<pg.Client> {
+  const c = new pg.Client({ host: s.host, port: s.port, user: s.user, database, application_name: app });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+async function prepare(s: DebianServer, db: string, rows: number): Promise<void> {
+  const admin = await client(s, 'postgres');
+  await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const c = await client(s, db);
+  await c.query(readFileSync(join(root, 'sql', 'seed_example.sql'), 'utf8'));
+  await c.query(
+    `INSERT INTO table_for_repack (name, value, excluded, created_at)
+     SELECT 'n' || g, g % 1000, g, now() - g * interval '1 second' FROM generate_series(1, $1) g`,
+    [rows],
+  );
+  await c.query(`INSERT INTO table_with_fk (tfr_id, note) SELECT id, 'fk' FROM table_for_repack WHERE id % 100 = 0`);
+  await c.query(`DELETE FROM table_for_repack WHERE id % 2 = 0`);
+  await c.query(`INSERT INTO control_for_repack SELECT id, name, value, excluded, created_at FROM table_for_repack`);
+  await c.query(`VACUUM ANALYZE`);
+  if (db.endsWith('pg_repack')) await c.query(`CREATE EXTENSION pg_repack`);
+  await c.end();
+}
+
+async function runTool(tool: Tool, s: DebianServer, db: string): Promise<void> {
+  if (tool === 'vacuum_full') {
+    const c = await client(s, db);
+    await c.query(`VACUUM FULL table_for_repack`);
+    await c.end();
+  } else if (tool === 'pg_repack') {
+    await run(s.pgRepack, ['-h', s.host, '-p', String(s.port), '-U', s.user, '-d', db, '-t', 'public.table_for_repack', '--no-superuser-check']);
+  } else {
+    const home = mkdtempSync(join(tmpdir(), 'rpcl-bench-home-'));
+    mkdirSync(join(home, '.repcloud', 'config'), { recursive: true });
+    writeFileSync(
+      join(home, '.repcloud', 'config', 'bench.toml'),
+      `[connections.bench]\nhost = "${s.host}"\nport = ${s.port}\nuser = "${s.user}"\ndatabase = "${db}"\n` +
+        `sslmode = "disable"\ntables = ["public.table_for_repack"]\nlock_timeout = "1s"\ncheck_time = 1\n`,
+    );
+    await run(process.execPath, [join(root, 'bin', 'rpcl.js'), 'repack_tables', '--config', 'bench'], {
+      env: { ...process.env, HOME: home },
+    });
+  }
+}
+
+/** Samples rpcl's oldest snapshot and its log table's size while it runs. */
+function sampler(c: pg.Client) {
+  let oldest = 0;
+  let peakLog = 0;
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const r = await c.query(
+        `SELECT coalesce(max(extract(epoch FROM now() - xact_start)) FILTER (WHERE backend_xmin IS NOT NULL AND application_name LIKE 'rpcl%'), 0) AS oldest,
+                coalesce((SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = 'rpcl' AND c.relname LIKE 'log\\_%'), 0) AS log
+         FROM pg_stat_activity`,
+      ).catch(() => ({ rows: [{ oldest: 0, log: 0 }] }));
+      oldest = Math.max(oldest, Number(r.rows[0].oldest));
+      peakLog = Math.max(peakLog, Number(r.rows[0].log));
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+    return { oldest, peakLog };
+  };
+}
+
+async function measure(tool: Tool, s: DebianServer, rows: number, writers: number, o: Options): Promise<Result> {
+  const db = `bench_${tool}`;
+  await prepare(s, db, rows);
+  const c = await client(s, db, 'bench monitor');
+  const size = async () => Number((await c.query(`SELECT pg_total_relation_size('table_for_repack') AS n`)).rows[0].n);
+  const sizeBefore = await size();
+  const sessions = await Promise.all(Array.from({ length: writers }, () => client(s, db, 'bench writer')));
+  const w = new BenchWriters(sessions, rows);
+  w.start();
+  w.mark();
+  await new Promise((r) => setTimeout(r, o.baselineSeconds * 1000));
+  const before = w.mark();
+  const lsn0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
+  const stopSampling = tool === 'rpcl' ? sampler(await client(s, db, 'bench sampler')) : undefined;
+  const t0 = performance.now();
+  await runTool(tool, s, db);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const during = w.mark();
+  const sampled = await stopSampling?.();
+  const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [lsn0])).rows[0].b);
+  await w.stop();
+  await Promise.all(sessions.map((x) => x.end()));
+  const sum = async (t: string) =>
+    (await c.query(`SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY id)) AS m FROM (SELECT id, name, value, excluded, created_at FROM ${t}) x`)).rows[0];
+  const [a, b] = [await sum('table_for_repack'), await sum('control_for_repack')];
+  const result: Result = {
+    tool, rows, writers, wallSeconds, before, during, sizeBefore, sizeAfter: await size(),
+    dataEqual: a.n === b.n && a.m === b.m, walBytes, writerErrors: w.errors.length,
+    oldestSnapshotSeconds: sampled?.oldest, peakLogBytes: sampled?.peakLog,
+  };
+  await c.end();
+  return result;
+}
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+const ms = (n: number) => `${n.toFixed(1)}`;
+
+function print(results: Result[]): void {
+  const header = ['tool', 'rows', 'writers', 'wall s', 'p50 ms', 'p99 ms', 'worst ms', 'w/s before', 'w/s during', 'during/before', 'size before', 'size after', 'equal', 'WAL', 'oldest snap s', 'peak log'];
+  const lines = results.map((r) => [
+    r.tool, String(r.rows), String(r.writers), r.wallSeconds.toFixed(1), ms(r.during.p50), ms(r.during.p99), ms(r.during.worst),
+    r.before.perSecond.toFixed(0), r.during.perSecond.toFixed(0), `${((100 * r.during.perSecond) / Math.max(1, r.before.perSecond)).toFixed(0)}%`,
+    mb(r.sizeBefore), mb(r.sizeAfter), r.dataEqual ? 'yes' : 'NO', mb(r.walBytes),
+    r.oldestSnapshotSeconds === undefined ? '-' : r.oldestSnapshotSeconds.toFixed(1), r.peakLogBytes === undefined ? '-' : mb(r.peakLogBytes),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(fmt(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const l of lines) console.log(fmt(l));
+  for (const rows of new Set(results.map((r) => r.rows))) {
+    for (const writers of new Set(results.map((r) => r.writers))) {
+      const get = (t: Tool) => results.find((r) => r.tool === t && r.rows === rows && r.writers === writers);
+      const [a, b] = [get('rpcl'), get('pg_repack')];
+      if (a && b) {
+        console.log(
+          `rpcl / pg_repack (${rows} rows, ${writers} writers): wall ${(a.wallSeconds / b.wallSeconds).toFixed(2)}, ` +
+            `worst stall ${(a.during.worst / Math.max(0.001, b.during.worst)).toFixed(2)}, size after ${(a.sizeAfter / b.sizeAfter).toFixed(3)}`,
+        );
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const server = await startDebianServer((m) => console.error(m));
+  const results: Result[] = [];
+  try {
+    for (const rows of o.rows) {
+      for (const writers of o.writers) {
+        for (const tool of o.tools) {
+          console.error(`${tool}: ${rows} rows, ${writers} writers ...`);
+          results.push(await measure(tool, server, rows, writers, o));
+        }
+      }
+    }
+  } finally {
+    server.stop();
+  }
+  print(results);
+  if (results.some((r) => !r.dataEqual || r.writerErrors > 0)) process.exitCode = 1;
+}
+
+await main();

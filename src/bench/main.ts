@@ -97,9 +97,10 @@ async function runTool(tool: Tool, s: DebianServer, db: string): Promise<void> {
       `[connections.bench]\nhost = "${s.host}"\nport = ${s.port}\nuser = "${s.user}"\ndatabase = "${db}"\n` +
         `sslmode = "disable"\ntables = ["public.table_for_repack"]\nlock_timeout = "1s"\ncheck_time = 1\n`,
     );
-    await run(process.execPath, [join(root, 'bin', 'rpcl.js'), 'repack_tables', '--config', 'bench'], {
+    const r = await run(process.execPath, [join(root, 'bin', 'rpcl.js'), 'repack_tables', '--config', 'bench', '--debug'], {
       env: { ...process.env, HOME: home },
     });
+    if (process.env.RPCL_BENCH_TRACE) console.error(r.stderr);
   }
 }
 

@@ -77,7 +77,9 @@ export class BenchWriters {
           );
         }
         await c.query('COMMIT');
-        this.window.latencies.push(performance.now() - t);
+        const took = performance.now() - t;
+        this.window.latencies.push(took);
+        if (process.env.RPCL_BENCH_TRACE && took > 40) console.error(`${new Date().toISOString()} slow writer op ${took.toFixed(0)} ms (op ${op.toFixed(2)})`);
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
         const code = (err as { code?: string }).code;

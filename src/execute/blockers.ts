@@ -29,6 +29,7 @@ export interface BlockerMonitor {
 export function watchBlockers(control: pg.Client, workPid: number, intervalMs: number): BlockerMonitor {
   const seen = new Map<number, Blocker>();
   let running = true;
+  let wake: () => void = () => undefined;
   const loop = (async () => {
     while (running) {
       try {
@@ -46,12 +47,19 @@ export function watchBlockers(control: pg.Client, workPid: number, intervalMs: n
       } catch {
         // Monitoring is best effort: the swap's own lock_timeout bounds the wait regardless.
       }
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, intervalMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     }
   })();
   return {
     async stop() {
       running = false;
+      wake();
       await loop;
       return [...seen.values()];
     },

@@ -13,9 +13,6 @@ import { DefinitionChangedError, StopRequestedError, type TableRun } from './con
 import { ReplayEstimator } from './estimator.js';
 import { runStep } from './steps.js';
 
-/** Above this many keys the batch table gets statistics, so the join plans well. */
-const ANALYZE_BATCH_ABOVE = 5000;
-
 export interface BatchResult {
   logRows: number;
   keys: number;
@@ -33,7 +30,9 @@ export async function applyBatch(client: pg.Client, run: TableRun): Promise<Batc
   const logRows = Number(r.rows[0].log_rows);
   const keys = Number(r.rows[0].keys);
   if (keys > 0) {
-    if (keys > ANALYZE_BATCH_ABOVE) await runStep(client, analyzeBatch(run.facts));
+    // Statistics for the batch (a millisecond): without them the planner guesses its size and
+    // may scan the whole table to re-read a handful of keys, under the swap lock too.
+    await runStep(client, analyzeBatch(run.facts));
     for (const step of apply) await runStep(client, step);
   }
   return { logRows, keys, ms: performance.now() - started };

@@ -44,15 +44,27 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
     await work.query(`SELECT set_config('search_path', 'pg_catalog, pg_temp', true)`);
     await lockTables(run);
     const lockedAt = performance.now();
-    await stopMonitor();
+    // Not awaited: the monitor may be mid-query on the control session, and the lock is held.
+    const monitorStopped = stopMonitor();
+    const mark = timer();
     await assertDefinitionUnchanged(work, run);
+    const checked = mark();
     const batch = await applyBatch(work, run);
+    const replayed = mark();
     const foreignKeys = await liveForeignKeys(work, facts.oid);
     const views = await liveViews(work, facts.oid);
     const identities = await liveIdentities(work, facts.oid);
     await runSteps(work, swapSteps({ facts, foreignKeys, views, identities }));
+    const renamed = mark();
     await work.query('COMMIT');
-    return { ok: true, holdMs: performance.now() - lockedAt, foreignKeys, replayedRows: batch.logRows };
+    const holdMs = performance.now() - lockedAt;
+    await monitorStopped;
+    run.log.debug(
+      `swap under lock: check ${checked.toFixed(1)} ms, final catch-up of ${batch.logRows} log rows ${replayed.toFixed(1)} ms, ` +
+        `re-pointing and renames ${renamed.toFixed(1)} ms, commit ${mark().toFixed(1)} ms`,
+      run.ref,
+    );
+    return { ok: true, holdMs, foreignKeys, replayedRows: batch.logRows };
   } catch (err) {
     await work.query('ROLLBACK').catch(() => undefined);
     await stopMonitor();
@@ -82,6 +94,17 @@ async function lockTables(run: TableRun): Promise<void> {
     if (childOids.has(Number(p.oid))) continue;
     await work.query(`LOCK TABLE ${quoteQualified(p)} IN SHARE ROW EXCLUSIVE MODE`);
   }
+}
+
+/** Milliseconds since the previous call. */
+function timer(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const d = now - last;
+    last = now;
+    return d;
+  };
 }
 
 function unique<T extends { oid: number }>(items: T[]): T[] {

@@ -67,7 +67,7 @@ export function insertTouchedRows(facts: TableFacts): Step {
 }
 
 export function analyzeBatch(facts: TableFacts): Step {
-  return { description: 'statistics for a large batch', sql: `ANALYZE ${batchRef(facts)}` };
+  return { description: 'statistics for the batch', sql: `ANALYZE ${batchRef(facts)}` };
 }
 
 /** The whole batch, in order. takeLogBatch's result carries the counts. */

@@ -14,6 +14,8 @@ export interface EngineOptions {
   catchupTimeoutMs: number;
   /** Heap pages per copy chunk (PostgreSQL 14+). */
   copyChunkPages: number;
+  /** Sessions that build the copy's indexes at the same time. */
+  indexSessions: number;
 }
 
 export const defaultEngineOptions: EngineOptions = {
@@ -21,6 +23,7 @@ export const defaultEngineOptions: EngineOptions = {
   swapBudgetMs: 100,
   catchupTimeoutMs: 60 * 60 * 1000,
   copyChunkPages: 16384,
+  indexSessions: 2,
 };
 
 export interface TableRun {
@@ -38,6 +41,7 @@ export interface TableRun {
   opts: EngineOptions;
   log: Logger;
   emit: Emit;
+  home: string;
   /** Set when the user asked the run to stop (signal or stop command). */
   stopRequested: () => boolean;
 }

@@ -4,7 +4,8 @@
  * are in the copy); everything the snapshot does not see stays in the log for replay.
  */
 import { inTransaction } from '../db/session.js';
-import { createCopyTable, buildIndex, copyRows, setDefaultTablespace } from '../plan/copy.js';
+import type pg from 'pg';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, setDefaultTablespace } from '../plan/copy.js';
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
 import type { TableRun } from './context.js';
@@ -60,16 +61,32 @@ export async function copyData(run: TableRun): Promise<number> {
   }
 }
 
-export async function buildIndexes(run: TableRun): Promise<void> {
+/**
+ * Builds the copy's indexes: EXCLUDE constraints alone, then every other index spread over
+ * `sessions` connections (the work session and extra ones), then attaches the PRIMARY KEY and
+ * UNIQUE constraints to their indexes. Only the copy is locked; the application is not involved.
+ */
+export async function buildIndexes(run: TableRun, extraSessions: pg.Client[]): Promise<void> {
   const { work, facts } = run;
+  const plan = indexPlan(facts);
+  const total = facts.indexes.length;
   let built = 0;
-  for (const [k, index] of facts.indexes.entries()) {
+  const build = async (client: pg.Client, k: number) => {
     if (run.stopRequested()) throw new Error('stopped on request while building indexes');
-    await inTransaction(work, async () => {
-      await runStep(work, setDefaultTablespace(index.tablespace));
-      await runStep(work, buildIndex(facts, index, k));
+    const index = facts.indexes[k]!;
+    await inTransaction(client, async () => {
+      await runStep(client, setDefaultTablespace(index.tablespace));
+      await runStep(client, buildIndex(facts, index, k));
     });
     built++;
-    run.emit({ type: 'index-progress', ref: run.ref, built, total: facts.indexes.length, name: index.name });
-  }
+    run.emit({ type: 'index-progress', ref: run.ref, built, total, name: index.name });
+  };
+  for (const k of plan.alone) await build(work, k);
+  const queue = [...plan.parallel];
+  await Promise.all(
+    [work, ...extraSessions].map(async (client) => {
+      for (let k = queue.shift(); k !== undefined; k = queue.shift()) await build(client, k);
+    }),
+  );
+  for (const k of plan.attach) await runStep(work, attachConstraint(facts, facts.indexes[k]!, k));
 }

@@ -12,6 +12,7 @@ import { sleep } from '../db/session.js';
 import { DefinitionChangedError, StopRequestedError, type TableRun } from './context.js';
 import { ReplayEstimator } from './estimator.js';
 import { runStep } from './steps.js';
+import { testPause } from './test-hooks.js';
 
 export interface BatchResult {
   logRows: number;
@@ -40,9 +41,12 @@ export async function applyBatch(client: pg.Client, run: TableRun): Promise<Batc
 
 export async function replayOnce(run: TableRun): Promise<BatchResult> {
   const { work } = run;
+  const started = performance.now();
   await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
     const result = await applyBatch(work, run);
+    await testPause('replay-batch');
+    result.ms = performance.now() - started;
     await work.query('COMMIT');
     return result;
   } catch (err) {

@@ -105,6 +105,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         log: opts.log,
         emit,
         stopRequested: opts.stopRequested,
+        home: opts.home,
       };
       try {
         const swap = await runPhases(run);
@@ -158,7 +159,16 @@ async function runPhases(run: TableRun) {
   await copyData(run);
   emit({ type: 'phase', ref, phase: 'index', detail: `${run.facts.indexes.length} indexes and constraints` });
   await testPause('index');
-  await buildIndexes(run);
+  const extra = await Promise.all(
+    Array.from({ length: Math.max(0, Math.min(run.opts.indexSessions, run.facts.indexes.length) - 1) }, () =>
+      connect(run.conn, { home: run.home, applicationName: 'rpcl index' }),
+    ),
+  );
+  try {
+    await buildIndexes(run, extra);
+  } finally {
+    await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
+  }
   emit({ type: 'phase', ref, phase: 'replay' });
   await testPause('replay');
   await runStep(run.work, createBatchTable(run.facts));

@@ -30,6 +30,8 @@ export interface ConstraintFact {
   /** pg_get_constraintdef(oid) */
   definition: string;
   comment: string | null;
+  deferrable: boolean;
+  deferred: boolean;
 }
 
 export interface IndexFact {

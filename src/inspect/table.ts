@@ -127,7 +127,7 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
             ARRAY(SELECT a.attname::text FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord)
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS key_columns,
             bool_and_notnull.all_not_null,
-            con.conname, con.contype::text, pg_get_constraintdef(con.oid) AS condef,
+            con.conname, con.contype::text, pg_get_constraintdef(con.oid) AS condef, con.condeferrable, con.condeferred,
             obj_description(con.oid, 'pg_constraint') AS con_comment,
             obj_description(ic.oid, 'pg_class') AS comment
      FROM pg_index i
@@ -157,7 +157,10 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
     unique: x.indisunique,
     tablespace: x.tablespace,
     constraint: x.conname
-      ? { name: x.conname, type: x.contype, definition: x.condef, comment: x.con_comment }
+      ? {
+          name: x.conname, type: x.contype, definition: x.condef, comment: x.con_comment,
+          deferrable: x.condeferrable, deferred: x.condeferred,
+        }
       : null,
     comment: x.comment,
     isClustered: x.indisclustered,

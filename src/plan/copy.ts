@@ -69,15 +69,41 @@ export function copyRows(facts: TableFacts, ranged: boolean): Step {
 }
 
 /**
- * Indexes and constraints of the copy, under temporary names (the originals' names are taken
- * until the swap). The tablespace comes from default_tablespace, set by the executor per index.
+ * How the copy gets its indexes and constraints, under temporary names (the originals' names
+ * are taken until the swap). Plain indexes and the indexes of PRIMARY KEY and UNIQUE
+ * constraints are built with CREATE INDEX, which takes only a SHARE lock on the copy, so
+ * several sessions can build them at once; the constraints are then attached to their built
+ * indexes (catalog work only). EXCLUDE constraints can only be built by ALTER TABLE, which
+ * locks the copy exclusively, so they are built one by one before the others.
  */
+export interface IndexPlan {
+  /** Positions in facts.indexes built alone by ALTER TABLE ... ADD CONSTRAINT. */
+  alone: number[];
+  /** Positions built by CREATE INDEX, in any order, by any session. */
+  parallel: number[];
+  /** Positions whose constraint is attached after the parallel builds. */
+  attach: number[];
+}
+
+export function indexPlan(facts: TableFacts): IndexPlan {
+  const plan: IndexPlan = { alone: [], parallel: [], attach: [] };
+  facts.indexes.forEach((index, k) => {
+    if (index.constraint?.type === 'x' || (index.constraint && index.definitionTail === null)) {
+      plan.alone.push(k);
+    } else {
+      plan.parallel.push(k);
+      if (index.constraint) plan.attach.push(k);
+    }
+  });
+  return plan;
+}
+
 export function buildIndex(facts: TableFacts, index: IndexFact, k: number): Step {
   const copy = helperName(workNames.copyTable(facts.oid));
   const tmp = quoteIdent(workNames.copyIndex(facts.oid, k));
-  if (index.constraint) {
+  if (index.constraint && (index.constraint.type === 'x' || index.definitionTail === null)) {
     return {
-      description: `build ${index.constraint.type === 'p' ? 'primary key' : index.constraint.type === 'u' ? 'unique constraint' : 'exclusion constraint'} ${index.constraint.name}`,
+      description: `build constraint ${index.constraint.name}`,
       sql: `ALTER TABLE ${copy} ADD CONSTRAINT ${tmp} ${index.constraint.definition}`,
     };
   }
@@ -85,6 +111,19 @@ export function buildIndex(facts: TableFacts, index: IndexFact, k: number): Step
   return {
     description: `build index ${index.name}`,
     sql: `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${tmp} ON ${copy}${index.definitionTail}`,
+  };
+}
+
+/** Turns a built unique index into the PRIMARY KEY or UNIQUE constraint it backed. */
+export function attachConstraint(facts: TableFacts, index: IndexFact, k: number): Step {
+  const c = index.constraint;
+  if (c === null || c.type === 'x') throw new Error(`index ${index.name} backs no primary key or unique constraint`);
+  const tmp = quoteIdent(workNames.copyIndex(facts.oid, k));
+  const kind = c.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
+  const timing = c.deferrable ? ` DEFERRABLE INITIALLY ${c.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
+  return {
+    description: `attach ${kind.toLowerCase()} ${c.name}`,
+    sql: `ALTER TABLE ${helperName(workNames.copyTable(facts.oid))} ADD CONSTRAINT ${tmp} ${kind} USING INDEX ${tmp}${timing}`,
   };
 }
 

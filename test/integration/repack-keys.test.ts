@@ -24,6 +24,17 @@ afterAll(async () => {
   await db.drop();
 });
 
+async function definitions(table: string): Promise<string[]> {
+  const { rows } = await sql.query(
+    `SELECT 'index ' || c.relname || ': ' || pg_get_indexdef(c.oid) AS d FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = $1::regclass
+     UNION ALL SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass
+     ORDER BY 1`,
+    [table],
+  );
+  return rows.map((r) => r.d);
+}
+
 async function reload(): Promise<void> {
   await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; DROP SCHEMA IF EXISTS "Sales Schema" CASCADE;
     DROP TABLE IF EXISTS public.uuid_items, public.uuid_items_control, public.docs, public.docs_control`);
@@ -36,6 +47,7 @@ describe('keys other than a serial', () => {
       it(`${fixture.table}: table equals control after a run under 4 writers (seed ${seed})`, async () => {
         await reload();
         const oid = await tableOid(sql, fixture.table);
+        const definitionsBefore = await definitions(fixture.table);
         const writers = await Promise.all([1, 2, 3, 4].map(() => sessionAs(db, 'writer')));
         const workload = new KeyedWorkload(fixture, writers, seed);
         const home = makeHome();
@@ -57,6 +69,8 @@ describe('keys other than a serial', () => {
           await tableChecksum(sql, fixture.control, fixture.keys),
         );
         expect(await rpclLeftovers(sql)).toEqual([]);
+        // Every index and constraint is back, under its own name, with its exact definition.
+        expect(await definitions(fixture.table)).toEqual(definitionsBefore);
       });
     }
   }

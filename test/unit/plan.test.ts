@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnFact, IndexFact, TableFacts } from '../../src/inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptureTriggers } from '../../src/plan/capture.js';
-import { buildIndex, copyRows, createCopyTable } from '../../src/plan/copy.js';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../../src/plan/copy.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { createBatchTable, deleteTouchedRows, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
 import { reloptionItems, swapSteps, withoutNotValid } from '../../src/plan/swap.js';
@@ -29,7 +29,7 @@ function facts(extra: Partial<TableFacts> = {}): TableFacts {
     ],
     key: { kind: 'primary', indexName: 'pk', columns: ['order', 'Line No'] },
     indexes: [
-      index('pk', { constraint: { name: 'pk', type: 'p', definition: 'PRIMARY KEY ("order", "Line No")', comment: null }, unique: true }),
+      index('pk', { constraint: { name: 'pk', type: 'p', definition: 'PRIMARY KEY ("order", "Line No")', comment: null, deferrable: false, deferred: false }, unique: true, definitionTail: ' USING btree ("order", "Line No")' }),
       index('note idx', { definitionTail: ' USING btree (note) WHERE (note IS NOT NULL)' }),
     ],
     incomingForeignKeys: [], outgoingForeignKeys: [], views: [], ownedSequences: [], grants: [],
@@ -93,10 +93,24 @@ describe('copy', () => {
     );
   });
 
-  it('rebuilds constraints and indexes under temporary names', () => {
+  it('rebuilds indexes under temporary names, then attaches primary key and unique constraints to them', () => {
     const f = facts();
-    expect(buildIndex(f, f.indexes[0]!, 0).sql).toBe('ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "copy_4242_i0" PRIMARY KEY ("order", "Line No")');
+    expect(buildIndex(f, f.indexes[0]!, 0).sql).toBe('CREATE UNIQUE INDEX "copy_4242_i0" ON "rpcl"."copy_4242" USING btree ("order", "Line No")');
+    expect(attachConstraint(f, f.indexes[0]!, 0).sql).toBe('ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "copy_4242_i0" PRIMARY KEY USING INDEX "copy_4242_i0"');
     expect(buildIndex(f, f.indexes[1]!, 1).sql).toBe('CREATE INDEX "copy_4242_i1" ON "rpcl"."copy_4242" USING btree (note) WHERE (note IS NOT NULL)');
+  });
+
+  it('keeps a unique constraint deferrable', () => {
+    const f = facts();
+    const uk = { ...f.indexes[0]!, constraint: { name: 'uk', type: 'u' as const, definition: 'UNIQUE (x) DEFERRABLE INITIALLY DEFERRED', comment: null, deferrable: true, deferred: true } };
+    expect(attachConstraint(f, uk, 3).sql).toBe('ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "copy_4242_i3" UNIQUE USING INDEX "copy_4242_i3" DEFERRABLE INITIALLY DEFERRED');
+  });
+
+  it('builds exclusion constraints alone, everything else in parallel', () => {
+    const ex = index('ex', { constraint: { name: 'ex', type: 'x', definition: 'EXCLUDE USING gist (r WITH &&)', comment: null, deferrable: false, deferred: false } });
+    const f = facts({ indexes: [...facts().indexes, ex] });
+    expect(indexPlan(f)).toEqual({ alone: [2], parallel: [0, 1], attach: [0] });
+    expect(buildIndex(f, ex, 2).sql).toBe('ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "copy_4242_i2" EXCLUDE USING gist (r WITH &&)');
   });
 });
 

@@ -1,0 +1,112 @@
+/**
+ * The guards around a run: a second run on the same table is refused; TRUNCATE during a run
+ * is refused and the run goes on; writes under session_replication_role = replica are
+ * captured; a replay that cannot catch up stops cleanly after catchup_timeout, naming both
+ * rates; largest estimated bloat goes first.
+ */
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { rpclLeftovers } from '../support/leftovers.js';
+import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
+import { checksum, SeedWorkload } from '../support/workload.js';
+
+let db: TestDatabase;
+let sql: pg.Client;
+
+beforeAll(async () => {
+  db = await createTestDatabase('guards');
+  sql = await db.client();
+});
+afterAll(async () => {
+  await db.drop();
+});
+beforeEach(async () => {
+  await loadSeed(sql, 10000);
+});
+
+const config = (lines: string[] = []) =>
+  connectionConfig(db, [`tables = ["public.table_for_repack"]`, 'lock_timeout = "1s"', 'check_time = 1', ...lines]);
+
+describe('guards', () => {
+  it('refuses a second run on the same table while the first is working on it', async () => {
+    const home = makeHome();
+    writeConfig(home, 'default', config());
+    writeConfig(home, 'other', config());
+    const first = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:2000' } });
+    await first.waitFor(/phase replay/);
+    const second = await runCli(['repack_tables', '--config', 'other'], { home });
+    expect(second.stdout).toMatch(/public\.table_for_repack: refused: another rpcl run is working on this table/);
+    expect(second.code).toBe(5);
+    const done = await first.done;
+    expect(done.code).toBe(0);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+  });
+
+  it('refuses TRUNCATE during the run, and the run goes on', async () => {
+    const home = makeHome();
+    writeConfig(home, 'default', config());
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:1000' } });
+    await run.waitFor(/phase replay/);
+    const err = await sql.query(`TRUNCATE table_for_repack CASCADE`).catch((e: { code: string; message: string }) => e);
+    expect(err).toMatchObject({ code: '55006', message: expect.stringMatching(/rpcl is repacking table public\.table_for_repack: TRUNCATE is refused/) });
+    expect((await run.done).code).toBe(0);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    // Outside a run TRUNCATE works again: nothing of rpcl's is left on the table.
+    await sql.query(`BEGIN; TRUNCATE table_for_repack CASCADE; ROLLBACK`);
+  });
+
+  it('captures writes made under session_replication_role = replica', async () => {
+    const replica = await sessionAs(db, 'replica writer');
+    await replica.query(`SET session_replication_role = replica`);
+    const normal = await sessionAs(db, 'writer');
+    const workload = new SeedWorkload([replica, normal], 5);
+    const home = makeHome();
+    writeConfig(home, 'default', config());
+    workload.start();
+    const run = await runCli(['repack_tables'], { home, env: { RPCL_TEST_PAUSE: 'copy-snapshot:300,replay:500' } });
+    const stats = await workload.stop();
+    await replica.end();
+    await normal.end();
+    expect(run.code).toBe(0);
+    expect(stats.unexpected).toEqual([]);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+  });
+
+  it('stops cleanly when replay cannot catch up within catchup_timeout, naming both rates', async () => {
+    const oid = await tableOid(sql, 'table_for_repack');
+    const writers = await Promise.all([1, 2, 3, 4].map(() => sessionAs(db, 'busy writer')));
+    const workload = new SeedWorkload(writers, 9, 0);
+    const home = makeHome();
+    // Replay made slow (each batch takes 300 ms) while 4 writers never pause: the backlog
+    // left after a batch never fits under the lock.
+    writeConfig(home, 'default', config(['max_replay_rows = 1', 'catchup_timeout = 3']));
+    workload.start();
+    const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay-batch:300' } });
+    await workload.stop();
+    await Promise.all(writers.map((w) => w.end()));
+    expect(run.stderr).toMatch(/failed: replay could not catch up within 3 s: changes arrive at \d+ rows\/s and replay drains \d+ rows\/s/);
+    expect(run.code).toBe(6);
+    expect(await tableOid(sql, 'table_for_repack')).toBe(oid);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+  });
+
+  it('takes the table with the largest estimated bloat first when both lists are empty', async () => {
+    await sql.query(`CREATE TABLE public.small_bloat (id int PRIMARY KEY, v text);
+      INSERT INTO public.small_bloat SELECT g, repeat('v', 50) FROM generate_series(1, 2000) g;
+      DELETE FROM public.small_bloat WHERE id % 4 = 0;
+      CREATE TABLE public.big_bloat (id int PRIMARY KEY, v text);
+      INSERT INTO public.big_bloat SELECT g, repeat('v', 50) FROM generate_series(1, 40000) g;
+      DELETE FROM public.big_bloat WHERE id % 4 <> 0;
+      ANALYZE public.small_bloat, public.big_bloat`);
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, ['schemas = []', 'tables = []', 'lock_timeout = "1s"']));
+    const run = await runCli(['repack_tables'], { home });
+    const order = run.stdout.split('\n').filter((l) => /: (done|refused|failed)/.test(l)).map((l) => l.split(':')[0]);
+    expect(order.indexOf('seed public.big_bloat')).toBe(0);
+    expect(order.indexOf('seed public.small_bloat')).toBeGreaterThan(order.indexOf('seed public.table_for_repack'));
+    expect(run.code).toBe(0);
+  });
+});

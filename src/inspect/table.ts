@@ -276,6 +276,8 @@ async function readUnsupportedDependents(client: pg.Client, oid: number): Promis
           (deps.classid = 'pg_attrdef'::regclass)
        OR (deps.classid = 'pg_type'::regclass)
        OR (deps.classid = 'pg_class'::regclass AND deps.objid = t.reltoastrelid)
+       -- a generated column depending on other columns of the same table (PostgreSQL 13)
+       OR (deps.classid = 'pg_class'::regclass AND deps.objid = t.oid)
        OR (deps.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = deps.objid AND i.indrelid = t.oid))
        OR (deps.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_class s WHERE s.oid = deps.objid AND s.relkind = 'S'))
        OR (deps.classid = 'pg_constraint'::regclass AND EXISTS (

@@ -14,8 +14,8 @@ export interface EngineOptions {
   catchupTimeoutMs: number;
   /** Heap pages per copy chunk (PostgreSQL 14+). */
   copyChunkPages: number;
-  /** Sessions that build the copy's indexes at the same time. */
-  indexSessions: number;
+  /** Sessions that copy rows and build indexes at the same time (PostgreSQL 14+ for the copy). */
+  parallelSessions: number;
 }
 
 export const defaultEngineOptions: EngineOptions = {
@@ -23,7 +23,7 @@ export const defaultEngineOptions: EngineOptions = {
   swapBudgetMs: 100,
   catchupTimeoutMs: 60 * 60 * 1000,
   copyChunkPages: 16384,
-  indexSessions: 2,
+  parallelSessions: 2,
 };
 
 export interface TableRun {

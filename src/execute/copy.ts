@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, setDefaultTablespace } from '../plan/copy.js';
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
+import { quoteLiteral } from '../db/ident.js';
 import type { TableRun } from './context.js';
 import { testPause } from './test-hooks.js';
 import { runStep, runSteps } from './steps.js';
@@ -19,44 +20,70 @@ export async function createCopy(run: TableRun): Promise<void> {
   await inTransaction(run.work, () => runSteps(run.work, createCopyTable(run.facts)));
 }
 
-/** Returns the number of rows copied. */
-export async function copyData(run: TableRun): Promise<number> {
+/** Page ranges [from, to) covering the heap; the last is open-ended. */
+export function pageRanges(pages: number, parts: number, maxChunk: number): [number, number][] {
+  const size = Math.max(1, Math.min(maxChunk, Math.ceil(pages / Math.max(1, parts))));
+  const ranges: [number, number][] = [];
+  for (let from = 0; from + size < pages; from += size) ranges.push([from, from + size]);
+  // Pages added since the size was read hold only rows this snapshot does not see; reading
+  // them costs nothing and a bounded last range could miss nothing either way.
+  ranges.push([ranges.length * size, LAST_BLOCK]);
+  return ranges;
+}
+
+/**
+ * Returns the number of rows copied. On PostgreSQL 14 and later the heap is split into page
+ * ranges (TID range scans), copied by the work session and the helper sessions at once; the
+ * helpers import the work session's snapshot (pg_export_snapshot / SET TRANSACTION SNAPSHOT),
+ * so every range is read in the one snapshot whose log rows the work session discarded.
+ */
+export async function copyData(run: TableRun, helpers: pg.Client[]): Promise<number> {
   const { work, facts } = run;
   const estimate = Math.round(facts.estimatedRows);
-  await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  const ranged = run.serverVersion >= 140000;
+  const sessions = ranged ? [work, ...helpers] : [work];
+  const opened: pg.Client[] = [];
   try {
+    await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    opened.push(work);
     const discarded = await work.query(`DELETE FROM ${helperName(workNames.logTable(facts.oid))}`);
     run.log.debug(`copy snapshot taken; ${discarded.rowCount ?? 0} log rows already in it discarded`, run.ref);
     await testPause('copy-snapshot');
     let copied = 0;
-    // TID range scans exist from PostgreSQL 14: chunks then cost no more than one pass.
-    if (run.serverVersion >= 140000) {
-      const { rows } = await work.query<{ pages: string }>(
-        `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS pages`,
-        [facts.oid],
-      );
-      const pages = Number(rows[0]!.pages);
-      const step = copyRows(facts, true);
-      const chunk = run.opts.copyChunkPages;
-      for (let from = 0; from < pages || from === 0; from += chunk) {
-        if (run.stopRequested()) throw new Error('stopped on request during the copy');
-        // The last chunk is open-ended: pages added since the size was read hold only rows
-        // this snapshot does not see, but nothing is lost by reading them.
-        const to = from + chunk >= pages ? LAST_BLOCK : from + chunk;
-        const r = await work.query(step.sql, [`(${from},0)`, `(${to},0)`]);
-        copied += r.rowCount ?? 0;
-        run.emit({ type: 'copy-progress', ref: run.ref, rowsCopied: copied, rowsEstimate: estimate });
-        if (to === LAST_BLOCK) break;
-      }
-    } else {
+    if (!ranged) {
       const r = await runStep(work, copyRows(facts, false));
       copied = r.rowCount ?? 0;
       run.emit({ type: 'copy-progress', ref: run.ref, rowsCopied: copied, rowsEstimate: estimate });
+    } else {
+      const snap = await work.query<{ id: string; pages: string }>(
+        `SELECT pg_export_snapshot() AS id, (pg_relation_size($1::regclass) / current_setting('block_size')::int)::int8 AS pages`,
+        [facts.oid],
+      );
+      for (const h of helpers) {
+        await h.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        opened.push(h);
+        await h.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snap.rows[0]!.id)}`);
+      }
+      const queue = pageRanges(Number(snap.rows[0]!.pages), sessions.length * 2, run.opts.copyChunkPages);
+      const step = copyRows(facts, true);
+      await Promise.all(
+        sessions.map(async (client) => {
+          for (let r = queue.shift(); r !== undefined; r = queue.shift()) {
+            if (run.stopRequested()) throw new Error('stopped on request during the copy');
+            const res = await client.query(step.sql, [`(${r[0]},0)`, `(${r[1]},0)`]);
+            copied += res.rowCount ?? 0;
+            run.emit({ type: 'copy-progress', ref: run.ref, rowsCopied: copied, rowsEstimate: estimate });
+          }
+        }),
+      );
     }
+    // Helpers first: the work session's commit is what makes the discarded log rows final.
+    for (const c of opened.slice(1)) await c.query('COMMIT');
     await work.query('COMMIT');
     return copied;
   } catch (err) {
-    await work.query('ROLLBACK').catch(() => undefined);
+    // Whatever committed, the run fails and its cleanup drops the copy.
+    await Promise.all(opened.map((c) => c.query('ROLLBACK').catch(() => undefined)));
     throw err;
   }
 }
@@ -66,7 +93,7 @@ export async function copyData(run: TableRun): Promise<number> {
  * `sessions` connections (the work session and extra ones), then attaches the PRIMARY KEY and
  * UNIQUE constraints to their indexes. Only the copy is locked; the application is not involved.
  */
-export async function buildIndexes(run: TableRun, extraSessions: pg.Client[]): Promise<void> {
+export async function buildIndexes(run: TableRun, helpers: pg.Client[]): Promise<void> {
   const { work, facts } = run;
   const plan = indexPlan(facts);
   const total = facts.indexes.length;
@@ -84,7 +111,7 @@ export async function buildIndexes(run: TableRun, extraSessions: pg.Client[]): P
   for (const k of plan.alone) await build(work, k);
   const queue = [...plan.parallel];
   await Promise.all(
-    [work, ...extraSessions].map(async (client) => {
+    [work, ...helpers].map(async (client) => {
       for (let k = queue.shift(); k !== undefined; k = queue.shift()) await build(client, k);
     }),
   );

@@ -156,18 +156,19 @@ async function runPhases(run: TableRun) {
   emit({ type: 'phase', ref, phase: 'copy' });
   await testPause('copy');
   await createCopy(run);
-  await copyData(run);
-  emit({ type: 'phase', ref, phase: 'index', detail: `${run.facts.indexes.length} indexes and constraints` });
-  await testPause('index');
-  const extra = await Promise.all(
-    Array.from({ length: Math.max(0, Math.min(run.opts.indexSessions, run.facts.indexes.length) - 1) }, () =>
-      connect(run.conn, { home: run.home, applicationName: 'rpcl index' }),
+  // Helper sessions share the copy and the index builds with the work session.
+  const helpers = await Promise.all(
+    Array.from({ length: Math.max(0, run.opts.parallelSessions - 1) }, () =>
+      connect(run.conn, { home: run.home, applicationName: 'rpcl helper' }),
     ),
   );
   try {
-    await buildIndexes(run, extra);
+    await copyData(run, helpers);
+    emit({ type: 'phase', ref, phase: 'index', detail: `${run.facts.indexes.length} indexes and constraints` });
+    await testPause('index');
+    await buildIndexes(run, helpers);
   } finally {
-    await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
+    await Promise.all(helpers.map((c) => c.end().catch(() => undefined)));
   }
   emit({ type: 'phase', ref, phase: 'replay' });
   await testPause('replay');

@@ -4,14 +4,15 @@
  * PostgreSQL 15 server, in one run. Prints one table; figures, not pass/fail.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { equalsControl, loadSeedExample } from '../demo/seed.js';
 import { startDebianServer, type DebianServer } from './debian-server.js';
-import { BenchWriters, type LatencyStats } from './workload.js';
+import { BenchWriters, type LatencyStats } from '../demo/writers.js';
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -68,16 +69,7 @@ async function prepare(s: DebianServer, db: string, rows: number): Promise<void>
   await admin.query(`CREATE DATABASE ${db}`);
   await admin.end();
   const c = await client(s, db);
-  await c.query(readFileSync(join(root, 'sql', 'seed_example.sql'), 'utf8'));
-  await c.query(
-    `INSERT INTO table_for_repack (name, value, excluded, created_at)
-     SELECT 'n' || g, g % 1000, g, now() - g * interval '1 second' FROM generate_series(1, $1) g`,
-    [rows],
-  );
-  await c.query(`INSERT INTO table_with_fk (tfr_id, note) SELECT id, 'fk' FROM table_for_repack WHERE id % 100 = 0`);
-  await c.query(`DELETE FROM table_for_repack WHERE id % 2 = 0`);
-  await c.query(`INSERT INTO control_for_repack SELECT id, name, value, excluded, created_at FROM table_for_repack`);
-  await c.query(`VACUUM ANALYZE`);
+  await loadSeedExample(c, rows);
   if (db.endsWith('pg_repack')) await c.query(`CREATE EXTENSION pg_repack`);
   await c.end();
 }
@@ -151,12 +143,10 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [lsn0])).rows[0].b);
   await w.stop();
   await Promise.all(sessions.map((x) => x.end()));
-  const sum = async (t: string) =>
-    (await c.query(`SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY id)) AS m FROM (SELECT id, name, value, excluded, created_at FROM ${t}) x`)).rows[0];
-  const [a, b] = [await sum('table_for_repack'), await sum('control_for_repack')];
+  const dataEqual = await equalsControl(c);
   const result: Result = {
     tool, rows, writers, wallSeconds, before, during, sizeBefore, sizeAfter: await size(),
-    dataEqual: a.n === b.n && a.m === b.m, walBytes, writerErrors: w.errors.length,
+    dataEqual, walBytes, writerErrors: w.errors.length,
     oldestSnapshotSeconds: sampled?.oldest, peakLogBytes: sampled?.peakLog,
   };
   await c.end();

@@ -4,6 +4,7 @@ import yargs, { type Argv } from 'yargs';
 import { ExitCode, RpclError, UsageError } from '../errors.js';
 import { redact } from '../report/logger.js';
 import { commands, type CommandSpec } from './commands.js';
+import { homeDir } from '../config/paths.js';
 import { openRuntime, type GlobalArgs } from './runtime.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -34,6 +35,22 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(usageMessage(msg));
     });
   for (const spec of commands) register(parser, spec, (code) => (exitCode = code));
+  parser.command(
+    'demo',
+    'repack a bloated table on a throwaway embedded PostgreSQL while writers keep writing, and show the figures',
+    (y) =>
+      y
+        .option('rows', { type: 'number', default: 200_000, describe: 'rows in the demo table (half are deleted first)' })
+        .option('writers', { type: 'number', default: 2, describe: 'concurrent writer sessions' })
+        .option('keep', { type: 'boolean', default: false, describe: 'keep the server running for inspection until Ctrl-C' }),
+    async (args) => {
+      const { runDemo } = await import('../demo/run.js');
+      exitCode = await runDemo({
+        rows: args.rows, writers: args.writers, keep: args.keep, home: homeDir(),
+        out: (line) => process.stdout.write(`${line}\n`),
+      });
+    },
+  );
   try {
     await parser.parseAsync();
     return exitCode;

@@ -1,0 +1,26 @@
+/**
+ * The README's first command: `rpcl demo` on a small table succeeds, reports the table equal to
+ * its control copy, and leaves no server process behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { makeHome, runCli } from '../support/cli.js';
+
+function postgresProcesses(): number {
+  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => /postgres -D \S*rpcl-pg/.test(l)).length;
+}
+
+describe('rpcl demo', () => {
+  it('repacks the seed example under writers and reports the table equal to its control copy', async () => {
+    const before = postgresProcesses();
+    const r = await runCli(['demo', '--rows', '20000', '--writers', '2'], { home: makeHome() });
+    expect(r.stdout).toMatch(/result: +done/);
+    expect(r.stdout).toMatch(/table equals control copy: yes/);
+    expect(r.stdout).toMatch(/size before -> after: +[\d.]+ [kM]B -> [\d.]+ [kM]B/);
+    expect(r.stdout).toMatch(/writes\/s before, during: +\d+, \d+/);
+    expect(r.stdout).toMatch(/writer latency during: +p99 [\d.]+ ms, worst stall [\d.]+ ms/);
+    expect(r.code).toBe(0);
+    expect(postgresProcesses()).toBe(before);
+  });
+});

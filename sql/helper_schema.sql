@@ -38,6 +38,9 @@ CREATE TABLE rpcl.runs (
   runner_pid integer NOT NULL,
   runner_host text NOT NULL,
   runner_backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
+  -- Foreign keys the swap re-created NOT VALID that were valid before: written in the swap
+  -- transaction, cleared once validated, so a run that dies in between is completed later.
+  pending_validations text[] NOT NULL DEFAULT '{}',
   last_error text
 );
 

@@ -9,6 +9,7 @@ import { ExitCode, RpclError } from '../errors.js';
 import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
+import { abortRepack } from './abort.js';
 import { repackTables, summaryLines } from './repack.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
 
@@ -70,7 +71,12 @@ export const commands: CommandSpec[] = [
   },
   ...pending('prepare_repack', 'do everything up to the swap for every selected table and keep the copies in sync'),
   ...pending('replay_data', 'keep prepared copies in sync (long-running)'),
-  ...pending('abort_repack', 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were'),
+  {
+    name: 'abort_repack',
+    describe: 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were',
+    pidFile: true,
+    run: (rt) => abortRepack(rt),
+  },
   ...pending('stop_repack', 'stop a background repack_tables run cleanly, through its pid file'),
   ...pending('stop_prepare', 'stop a background prepare_repack run cleanly, through its pid file'),
   ...pending('stop_replay', 'stop a background replay_data run cleanly, through its pid file'),

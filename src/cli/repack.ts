@@ -3,7 +3,8 @@ import { connect } from '../db/connect.js';
 import { ExitCode } from '../errors.js';
 import { defaultEngineOptions } from '../execute/context.js';
 import { ensureHelperSchema } from '../execute/helper-schema.js';
-import { repackTable } from '../execute/run-table.js';
+import { recoverDeadRuns, describeRecovery } from '../execute/recovery.js';
+import { cleanupOptionsFor, repackTable } from '../execute/run-table.js';
 import { describeMissing, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
@@ -30,6 +31,10 @@ export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcom
       let selection;
       try {
         await ensureHelperSchema(client, log);
+        // Runs that died (even by SIGKILL) are finished or cleaned before anything new starts.
+        for (const r of await recoverDeadRuns(client, cleanupOptionsFor(conn))) {
+          if (r.outcome !== 'live') log.warning(describeRecovery(r));
+        }
         selection = await selectTables(client, conn.schemas, conn.tables);
       } finally {
         await client.end().catch(() => undefined);

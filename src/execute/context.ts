@@ -42,6 +42,8 @@ export interface TableRun {
   log: Logger;
   emit: Emit;
   home: string;
+  /** This run's row in rpcl.runs. */
+  runId: number;
   /** Set when the user asked the run to stop (signal or stop command). */
   stopRequested: () => boolean;
 }

@@ -13,7 +13,7 @@ import type { Candidate } from '../inspect/select.js';
 import { inspectTable } from '../inspect/table.js';
 import { refusalReason } from '../plan/refusals.js';
 import { createBatchTable } from '../plan/replay.js';
-import { dropOldTable, validateForeignKey, type LiveForeignKey } from '../plan/swap.js';
+import { dropOldTable } from '../plan/swap.js';
 import type { Emit, TableOutcome, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
 import { describeBlocker, resolveBlockers, type Blocker } from './blockers.js';
@@ -22,6 +22,7 @@ import { installCapture } from './capture.js';
 import type { EngineOptions, TableRun } from './context.js';
 import { buildIndexes, copyData, createCopy } from './copy.js';
 import { catchUp, newCatchUp } from './replay.js';
+import { validatePending } from './recovery.js';
 import { insertRun, updateRun } from './state.js';
 import { attemptSwap } from './swap.js';
 import { runStep } from './steps.js';
@@ -106,10 +107,12 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         emit,
         stopRequested: opts.stopRequested,
         home: opts.home,
+        runId,
       };
       try {
         const swap = await runPhases(run);
-        const after = await afterSwap(run, swap.foreignKeys);
+        await testPause('after-swap');
+        const after = await afterSwap(run);
         await updateRun(control, runId, { phase: 'done', status: 'done', sizeAfter: after.sizeAfter, ended: true });
         return outcome('done', { sizeBefore: facts.totalBytes, sizeAfter: after.sizeAfter, swapHoldMs: swap.holdMs });
       } catch (err) {
@@ -135,6 +138,11 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     await control.query(`SELECT pg_advisory_unlock($1::int, $2::int)`, [ADVISORY_CLASS, advisoryObjectKey(candidate.oid)]).catch(() => undefined);
     await control.end().catch(() => undefined);
   }
+}
+
+/** Cleanup outside a table's run: retries are bounded, and logged by the caller's outcome. */
+export function cleanupOptionsFor(conn: ConnectionConfig) {
+  return { lockTimeoutMs: conn.lockTimeoutMs, attempts: 10 };
 }
 
 function cleanupOptions(conn: ConnectionConfig, log: Logger, ref: TableRef) {
@@ -207,7 +215,7 @@ async function runPhases(run: TableRun) {
  * rpcl re-created are validated (only those that were valid before), the old table and the
  * work objects are dropped under lock_timeout, statistics are refreshed.
  */
-async function afterSwap(run: TableRun, foreignKeys: LiveForeignKey[]) {
+async function afterSwap(run: TableRun) {
   const { control, ref, conn } = run;
   run.emit({ type: 'phase', ref, phase: 'cleanup' });
   const bounded = (what: string, body: () => Promise<unknown>) =>
@@ -220,9 +228,12 @@ async function afterSwap(run: TableRun, foreignKeys: LiveForeignKey[]) {
       const hint = isLockFailure(err) ? ' (lock not granted)' : '';
       run.emit({ type: 'warning', ref, message: `${what} failed${hint}: ${(err as Error).message}` });
     });
-  for (const fk of foreignKeys.filter((f) => f.validated)) {
-    await bounded(`validating foreign key ${fk.name}`, () => runStep(control, validateForeignKey(fk)));
-  }
+  await validatePending(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
+    run.emit({
+      type: 'warning', ref,
+      message: `validating the re-created foreign keys failed (${(err as Error).message}); they stay NOT VALID until the next rpcl command on this database completes them`,
+    }),
+  );
   await bounded('dropping the old table', () => runStep(control, dropOldTable(run.facts.oid)));
   await removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
     run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),

@@ -7,7 +7,7 @@
  * go on at once.
  */
 import type pg from 'pg';
-import { quoteQualified } from '../db/ident.js';
+import { quoteIdent, quoteQualified } from '../db/ident.js';
 import { isLockFailure } from '../db/retry.js';
 import { setLocalTimeouts } from '../db/session.js';
 import { helperName } from '../plan/capture.js';
@@ -17,6 +17,7 @@ import { watchBlockers, type Blocker } from './blockers.js';
 import type { TableRun } from './context.js';
 import { applyBatch, assertDefinitionUnchanged } from './replay.js';
 import { runSteps } from './steps.js';
+import { testPause } from './test-hooks.js';
 
 export type SwapAttempt =
   | { ok: true; holdMs: number; foreignKeys: LiveForeignKey[]; replayedRows: number }
@@ -46,6 +47,8 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
     const lockedAt = performance.now();
     // Not awaited: the monitor may be mid-query on the control session, and the lock is held.
     const monitorStopped = stopMonitor();
+    run.log.debug('swap lock granted', run.ref);
+    await testPause('swap-locked');
     const mark = timer();
     await assertDefinitionUnchanged(work, run);
     const checked = mark();
@@ -55,6 +58,10 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
     const views = await liveViews(work, facts.oid);
     const identities = await liveIdentities(work, facts.oid);
     await runSteps(work, swapSteps({ facts, foreignKeys, views, identities }));
+    await work.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET pending_validations = $2 WHERE run_id = $1`, [
+      run.runId,
+      foreignKeys.filter((f) => f.validated).map((f) => JSON.stringify([quoteQualified(f.table), f.name])),
+    ]);
     const renamed = mark();
     await work.query('COMMIT');
     const holdMs = performance.now() - lockedAt;

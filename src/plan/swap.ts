@@ -153,11 +153,12 @@ export function swapSteps(input: SwapInputs): Step[] {
 }
 
 /** After the swap, in their own transactions: nothing here blocks the application's writes. */
-export function validateForeignKey(fk: LiveForeignKey): Step {
+/** `table` is already quoted (as recorded in the run's row). */
+export function validateForeignKey(table: string, name: string): Step {
   return {
-    description: `validate foreign key ${fk.name}`,
-    sql: `ALTER TABLE ${quoteQualified(fk.table)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`,
-    locks: [{ table: quoteQualified(fk.table), level: 'SHARE UPDATE EXCLUSIVE' }],
+    description: `validate foreign key ${name}`,
+    sql: `ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(name)}`,
+    locks: [{ table, level: 'SHARE UPDATE EXCLUSIVE' }],
   };
 }
 

@@ -1,0 +1,41 @@
+/** `abort_repack`: removes every prepared or half-done run's work; the tables stay as they were. */
+import { connect } from '../db/connect.js';
+import { ExitCode } from '../errors.js';
+import { describeRecovery, recoverDeadRuns } from '../execute/recovery.js';
+import { cleanupOptionsFor } from '../execute/run-table.js';
+import { helperSchemaState } from '../inspect/helper-schema.js';
+import type { Runtime } from './runtime.js';
+
+export async function abortRepack(rt: Runtime): Promise<number> {
+  let code: number = ExitCode.ok;
+  for (const conn of rt.connections) {
+    const log = rt.log.child({ connection: conn.name });
+    const client = await connect(conn, { home: rt.home, applicationName: 'rpcl abort' });
+    try {
+      if ((await helperSchemaState(client)).kind !== 'ours') {
+        log.info('no helper schema of rpcl in this database: nothing to abort');
+        process.stdout.write(`${conn.name}: nothing to abort\n`);
+        continue;
+      }
+      const results = await recoverDeadRuns(client, cleanupOptionsFor(conn));
+      if (results.length === 0) process.stdout.write(`${conn.name}: nothing to abort\n`);
+      for (const r of results) {
+        const line = describeRecovery(r);
+        if (r.outcome === 'live') {
+          log.warning(line);
+          code = ExitCode.refused;
+        } else {
+          log.info(line);
+        }
+        process.stdout.write(`${conn.name}: ${line}\n`);
+      }
+    } catch (err) {
+      log.error(`abort_repack failed: ${(err as Error).message}`);
+      process.stdout.write(`${conn.name}: failed: ${(err as Error).message}\n`);
+      code = ExitCode.failed;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return code;
+}

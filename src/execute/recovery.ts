@@ -1,0 +1,116 @@
+/**
+ * Finds the work of rpcl runs in a database and tells a dead run from a live one: a live run
+ * holds its table's advisory lock (from any host), a dead one's lock went with its session.
+ * Dead runs are cleaned (before the swap) or completed (after it: only the old table and the
+ * work objects are left), each under the advisory lock so that no new run can start meanwhile.
+ */
+import type pg from 'pg';
+import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';
+import { quoteIdent } from '../db/ident.js';
+import { retryOnLock } from '../db/retry.js';
+import { inTransaction, setLocalTimeouts } from '../db/session.js';
+import { HELPER_SCHEMA } from '../plan/names.js';
+import { validateForeignKey } from '../plan/swap.js';
+import { runStep } from './steps.js';
+import { removeWorkObjects, type CleanupOptions } from './cleanup.js';
+
+export interface RunTrace {
+  oid: number;
+  /** `schema.table` while the original table still exists under that OID. */
+  table: string | null;
+  /** The swap committed: only the old table and work objects remain. */
+  swapped: boolean;
+}
+
+/** Every table OID some rpcl work object is named after, with what is known of it. */
+export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
+  const { rows } = await client.query<{ oid: string; swapped: boolean; tbl: string | null }>(
+    `WITH names AS (
+       SELECT substring(c.relname FROM '^(?:log|copy|rpcl_old)_([0-9]+)$') AS oid, c.relname LIKE 'rpcl\\_old\\_%' AS swapped
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r'
+       UNION ALL
+       SELECT substring(p.proname FROM '^capture_([0-9]+)$'), false
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1
+       UNION ALL
+       SELECT substring(t.tgname FROM '^rpcl_capture_([0-9]+)(?:_truncate)?$'), false
+       FROM pg_trigger t WHERE NOT t.tgisinternal
+     )
+     SELECT names.oid, bool_or(names.swapped) AS swapped,
+            (SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname)
+             FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+             WHERE c.oid = names.oid::oid AND ns.nspname <> $1) AS tbl
+     FROM names WHERE names.oid IS NOT NULL GROUP BY names.oid ORDER BY names.oid::int8`,
+    [HELPER_SCHEMA],
+  );
+  return rows.map((r) => ({ oid: Number(r.oid), table: r.tbl, swapped: r.swapped }));
+}
+
+export type Recovery =
+  | { oid: number; outcome: 'live' }
+  | { oid: number; outcome: 'cleaned' | 'completed'; removed: string[]; table: string | null };
+
+/** Cleans or completes every dead run; leaves live runs alone. */
+export async function recoverDeadRuns(client: pg.Client, opts: CleanupOptions): Promise<Recovery[]> {
+  const result: Recovery[] = [];
+  for (const trace of await findRunTraces(client)) {
+    const key = [ADVISORY_CLASS, advisoryObjectKey(trace.oid)];
+    const locked = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::int, $2::int) AS ok`, key);
+    if (!locked.rows[0]?.ok) {
+      result.push({ oid: trace.oid, outcome: 'live' });
+      continue;
+    }
+    try {
+      const removed = await removeWorkObjects(client, trace.oid, opts);
+      const outcome = trace.swapped ? 'completed' : 'cleaned';
+      if (trace.swapped) removed.push(...(await validatePending(client, trace.oid, opts)));
+      await client.query(
+        `UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET status = $2, phase = $3, ended_at = clock_timestamp(),
+           last_error = coalesce(last_error, 'the run died; ' || $4)
+         WHERE table_oid = $1::oid AND status IN ('running', 'prepared')`,
+        [trace.oid, outcome === 'completed' ? 'done' : 'aborted', outcome === 'completed' ? 'done' : 'failed',
+          outcome === 'completed' ? 'its cleanup was finished by a later command' : 'its work was removed by a later command'],
+      );
+      result.push({ oid: trace.oid, outcome, removed, table: trace.table });
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock($1::int, $2::int)`, key);
+    }
+  }
+  return result;
+}
+
+/**
+ * Validates the foreign keys a swap re-created NOT VALID, as recorded in its run's row. Only
+ * those: constraints that were NOT VALID before the run stay so.
+ */
+export async function validatePending(client: pg.Client, oid: number, opts: CleanupOptions): Promise<string[]> {
+  const { rows } = await client.query<{ run_id: string; pending: string[] }>(
+    `SELECT run_id, pending_validations AS pending FROM ${quoteIdent(HELPER_SCHEMA)}.runs
+     WHERE table_oid = $1::oid AND cardinality(pending_validations) > 0`,
+    [oid],
+  );
+  const done: string[] = [];
+  for (const row of rows) {
+    for (const item of row.pending) {
+      const [table, constraint] = JSON.parse(item) as [string, string];
+      await retryOnLock({ attempts: opts.attempts, baseDelayMs: 200, maxDelayMs: 3000 }, () =>
+        inTransaction(client, async () => {
+          await setLocalTimeouts(client, { lockTimeoutMs: opts.lockTimeoutMs });
+          await runStep(client, validateForeignKey(table, constraint));
+        }),
+      );
+      done.push(`validated foreign key ${constraint}`);
+    }
+    await client.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET pending_validations = '{}' WHERE run_id = $1`, [row.run_id]);
+  }
+  return done;
+}
+
+export function describeRecovery(r: Recovery): string {
+  if (r.outcome === 'live') return `a live run is working on table OID ${r.oid}: left alone (stop it first)`;
+  const what = r.outcome === 'completed'
+    ? `completed a run that died after its swap (table OID ${r.oid})`
+    : `cleaned up a run that died before its swap on ${r.table ?? `table OID ${r.oid}`}; the table is as it was`;
+  return `${what}: removed ${r.removed.join(', ') || 'nothing'}`;
+}
+

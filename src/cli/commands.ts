@@ -10,6 +10,7 @@ import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.j
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
+import { statusCommand } from './status.js';
 import { repackTables, summaryLines } from './repack.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
 
@@ -76,6 +77,13 @@ export const commands: CommandSpec[] = [
     describe: 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were',
     pidFile: true,
     run: (rt) => abortRepack(rt),
+  },
+  {
+    name: 'status',
+    describe: 'per table: phase, progress, backlog, change and replay rates, predicted swap time, elapsed and remaining time, last error',
+    pidFile: false,
+    json: true,
+    run: (rt, args) => statusCommand(rt, args.json === true),
   },
   ...pending('stop_repack', 'stop a background repack_tables run cleanly, through its pid file'),
   ...pending('stop_prepare', 'stop a background prepare_repack run cleanly, through its pid file'),

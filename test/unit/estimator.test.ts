@@ -49,3 +49,14 @@ describe('backoff', () => {
     expect([1, 2, 3, 4, 5].map((a) => backoffDelay(a, o))).toEqual([500, 1000, 2000, 3000, 3000]);
   });
 });
+
+describe('status: time left', async () => {
+  const { remainingSeconds } = await import('../../src/cli/status.js');
+  it('extrapolates the copy from its pace, the replay from its net drain rate', () => {
+    const base = { rows_copied: null, rows_estimate: null, backlog: null, change_rate: null, replay_rate: null };
+    expect(remainingSeconds({ ...base, phase: 'copy', rows_copied: 250, rows_estimate: 1000 }, 10)).toBe(30);
+    expect(remainingSeconds({ ...base, phase: 'replay', backlog: 900, change_rate: 100, replay_rate: 400 }, 0)).toBe(3);
+    expect(remainingSeconds({ ...base, phase: 'replay', backlog: 900, change_rate: 500, replay_rate: 400 }, 0)).toBeNull();
+    expect(remainingSeconds({ ...base, phase: 'index' }, 5)).toBeNull();
+  });
+});

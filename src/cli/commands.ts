@@ -10,6 +10,7 @@ import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.j
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
+import { dryRun } from './dry-run.js';
 import { statusCommand } from './status.js';
 import { repackTables, summaryLines } from './repack.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
@@ -21,6 +22,8 @@ export interface CommandSpec {
   pidFile: boolean;
   /** Accepts --json (its output is data). */
   json?: boolean;
+  /** Accepts --dry-run. */
+  dryRun?: boolean;
   run(rt: Runtime, args: GlobalArgs): Promise<number>;
 }
 
@@ -64,7 +67,9 @@ export const commands: CommandSpec[] = [
     name: 'repack_tables',
     describe: 'repack every selected table of the selected connection(s), one after another, swap included',
     pidFile: true,
-    async run(rt) {
+    dryRun: true,
+    async run(rt, args) {
+      if (args.dryRun) return dryRun(rt);
       const { outcomes, exitCode } = await repackTables(rt);
       process.stdout.write(summaryLines(outcomes).map((l) => `${l}\n`).join(''));
       return exitCode;

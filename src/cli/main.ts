@@ -63,10 +63,17 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
   parser.command(
     spec.name,
     spec.describe,
-    (y) => (spec.json ? y.option('json', { type: 'boolean', default: false, describe: 'print JSON' }) : y),
+    (y) => {
+      if (spec.json) y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
+      if (spec.dryRun) {
+        y.option('dry-run', { type: 'boolean', default: false, describe: 'print the tables, refusals and SQL steps with their locks; change nothing' });
+      }
+      return y;
+    },
     async (args) => {
       const global = args as unknown as GlobalArgs;
-      const rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile });
+      // A dry run changes nothing, so it may run beside a real one.
+      const rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile && !global.dryRun });
       try {
         setExit(await spec.run(rt, global));
       } catch (err) {

@@ -16,6 +16,7 @@ export interface GlobalArgs {
   connection?: string;
   debug: boolean;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 export interface Runtime {

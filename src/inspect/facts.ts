@@ -58,6 +58,7 @@ export interface ForeignKeyFact {
   /** The table that holds the constraint. */
   table: { oid: number; schema: string; name: string };
   referencedOid: number;
+  referenced: { oid: number; schema: string; name: string };
   /** pg_get_constraintdef(oid), with the referenced table as `REFERENCES schema.table(...)`. */
   definition: string;
   validated: boolean;

@@ -185,11 +185,14 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
   // re-read with every name qualified so it can be replayed from any schema.
   const { rows } = await client.query(
     `SELECT con.conname, con.conrelid::int8 AS relid, n.nspname, c.relname, con.confrelid::int8 AS refid,
+            rn.nspname AS ref_schema, rc.relname AS ref_name,
             con.convalidated, obj_description(con.oid, 'pg_constraint') AS comment,
             pg_get_constraintdef(con.oid) AS def
      FROM pg_constraint con
      JOIN pg_class c ON c.oid = con.conrelid
      JOIN pg_namespace n ON n.oid = c.relnamespace
+     JOIN pg_class rc ON rc.oid = con.confrelid
+     JOIN pg_namespace rn ON rn.oid = rc.relnamespace
      WHERE con.contype = 'f' AND (con.conrelid = $1::oid OR con.confrelid = $1::oid)
      ORDER BY n.nspname, c.relname, con.conname`,
     [oid],
@@ -198,6 +201,7 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
     name: f.conname,
     table: { oid: Number(f.relid), schema: f.nspname, name: f.relname },
     referencedOid: Number(f.refid),
+    referenced: { oid: Number(f.refid), schema: f.ref_schema, name: f.ref_name },
     definition: f.def,
     validated: f.convalidated,
     comment: f.comment,

@@ -13,7 +13,7 @@ import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '..
 import type { TableFacts } from '../inspect/facts.js';
 import { dropCaptureTriggers, helperName, tableRef } from './capture.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
-import type { Step } from './step.js';
+import type { LockLevel, Step } from './step.js';
 
 export interface LiveForeignKey {
   name: string;
@@ -61,6 +61,32 @@ export function reloptionItems(options: string[], prefix = ''): string[] {
     const value = eq < 0 ? 'true' : o.slice(eq + 1);
     return `${prefix}${quoteIdent(name)} = ${quoteLiteral(value)}`;
   });
+}
+
+/**
+ * The swap's locks, each under lock_timeout: the table first (its ACCESS EXCLUSIVE is what
+ * stops the writers), then tables whose foreign keys point at it (ACCESS EXCLUSIVE: their
+ * constraint is dropped and re-added), then tables it points at (SHARE ROW EXCLUSIVE: adding a
+ * foreign key creates triggers there), each once, in OID order.
+ */
+export function swapLocks(facts: TableFacts): Step[] {
+  const byOid = new Map<number, { ref: string; level: 'ACCESS EXCLUSIVE' | 'SHARE ROW EXCLUSIVE' }>();
+  for (const fk of facts.incomingForeignKeys) {
+    if (fk.table.oid !== facts.oid) byOid.set(fk.table.oid, { ref: quoteQualified(fk.table), level: 'ACCESS EXCLUSIVE' });
+  }
+  for (const fk of facts.outgoingForeignKeys) {
+    const r = fk.referenced;
+    if (r.oid !== facts.oid && !byOid.has(r.oid)) byOid.set(r.oid, { ref: quoteQualified(r), level: 'SHARE ROW EXCLUSIVE' });
+  }
+  const lock = (ref: string, level: LockLevel): Step => ({
+    description: `lock ${ref}`,
+    sql: `LOCK TABLE ${ref} IN ${level} MODE`,
+    locks: [{ table: ref, level }],
+  });
+  return [
+    lock(tableRef(facts), 'ACCESS EXCLUSIVE'),
+    ...[...byOid.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level)),
+  ];
 }
 
 export function swapSteps(input: SwapInputs): Step[] {

@@ -1,0 +1,117 @@
+/**
+ * `--dry-run`: the tables in order, the refusals with their reasons, and every SQL statement a
+ * run would execute with the locks it takes and the timeouts it runs under. Everything is read
+ * in one READ ONLY transaction: nothing can be changed.
+ */
+import type pg from 'pg';
+import type { ConnectionConfig } from '../config/types.js';
+import { connect } from '../db/connect.js';
+import { displayQualified } from '../db/ident.js';
+import { ExitCode } from '../errors.js';
+import { defaultEngineOptions } from '../execute/context.js';
+import { swapStatementTimeoutMs } from '../execute/swap.js';
+import { helperSchemaState } from '../inspect/helper-schema.js';
+import { liveForeignKeys, liveViews } from '../inspect/live.js';
+import { describeMissing, selectTables } from '../inspect/select.js';
+import { inspectTable } from '../inspect/table.js';
+import type { TableFacts } from '../inspect/facts.js';
+import { createCaptureFunction, createCaptureTriggers, createLogTable } from '../plan/capture.js';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../plan/copy.js';
+import { HELPER_SCHEMA } from '../plan/names.js';
+import { refusalReason } from '../plan/refusals.js';
+import { createBatchTable, replayBatch } from '../plan/replay.js';
+import type { Step } from '../plan/step.js';
+import { dropOldTable, dropWorkObjects, swapLocks, swapSteps, validateForeignKey } from '../plan/swap.js';
+import { formatBytes } from '../report/log-events.js';
+import type { Runtime } from './runtime.js';
+
+function render(step: Step, budget: string): string {
+  const locks = step.locks?.map((l) => `${l.level} on ${l.table}`).join(', ');
+  const head = `  -- ${step.description}${locks ? ` [locks ${locks}; ${budget}]` : ''}`;
+  return `${head}\n${step.sql.split('\n').map((l) => `  ${l}`).join('\n')};`;
+}
+
+async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<string[]> {
+  const lockBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${conn.swapAttempts} attempts with backoff`;
+  const swapBudget = `lock_timeout ${conn.lockTimeoutMs} ms, statement_timeout ${swapStatementTimeoutMs(conn.lockTimeoutMs)} ms, up to ${conn.swapAttempts} attempts`;
+  const out: string[] = [];
+  const phase = (name: string, steps: Step[], budget = lockBudget) => {
+    out.push(` ${name}:`, ...steps.map((s) => render(s, budget)));
+  };
+  phase('capture', [createLogTable(facts), createCaptureFunction(facts), createCaptureTriggers(facts)]);
+  const ranged = version >= 140000;
+  phase(
+    `copy (one REPEATABLE READ snapshot${ranged ? `, page ranges over ${defaultEngineOptions.parallelSessions} sessions sharing it` : ''})`,
+    [...createCopyTable(facts), copyRows(facts, ranged)],
+  );
+  const plan = indexPlan(facts);
+  phase(
+    `indexes (${plan.alone.length} alone, ${plan.parallel.length} over ${defaultEngineOptions.parallelSessions} sessions)`,
+    [
+      ...plan.alone.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
+      ...plan.parallel.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
+      ...plan.attach.map((k) => attachConstraint(facts, facts.indexes[k]!, k)),
+    ],
+  );
+  const batch = replayBatch(facts);
+  phase('replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
+    createBatchTable(facts), batch.take, ...batch.apply,
+  ]);
+  await client.query(`SELECT set_config('search_path', 'pg_catalog, pg_temp', true)`);
+  const foreignKeys = await liveForeignKeys(client, facts.oid);
+  const views = await liveViews(client, facts.oid);
+  // The copy's identity sequences do not exist before a run: named here by their originals.
+  const identities = facts.columns.filter((c) => c.identity !== '').map((c) => ({
+    column: c.name, copySequence: `(the copy's ${c.name} sequence)`,
+    originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true,
+  }));
+  phase(
+    'swap (one transaction)',
+    [...swapLocks(facts), ...batch.apply.map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
+      ...swapSteps({ facts, foreignKeys, views, identities })],
+    swapBudget,
+  );
+  phase('after the swap (writers not blocked)', [
+    ...foreignKeys.filter((f) => f.validated).map((f) => validateForeignKey(displayQualified(f.table), f.name)),
+    dropOldTable(facts.oid), dropWorkObjects(facts.oid),
+    ...(conn.analyzeTables ? [{ description: 'statistics', sql: `ANALYZE ${displayQualified(facts)}` }] : []),
+  ]);
+  return out;
+}
+
+export async function dryRun(rt: Runtime): Promise<number> {
+  let code: number = ExitCode.ok;
+  for (const conn of rt.connections) {
+    const client = await connect(conn, { home: rt.home, applicationName: 'rpcl dry-run' });
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    try {
+      await client.query('BEGIN READ ONLY');
+      const version = Number((await client.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
+      print(`connection ${conn.name} (dry run: nothing is changed)`);
+      if ((await helperSchemaState(client)).kind === 'absent') print(` a run would first create the helper schema ${HELPER_SCHEMA}`);
+      const selection = await selectTables(client, conn.schemas, conn.tables);
+      for (const m of selection.missing) {
+        print(`${displayQualified(m)}: refused: ${describeMissing(m)}`);
+        code = ExitCode.refused;
+      }
+      for (const [i, c] of selection.candidates.entries()) {
+        const facts = await inspectTable(client, c.oid);
+        if (facts === null) continue;
+        const perms = await client.query(`SELECT has_schema_privilege($1, 'CREATE') AS ok`, [facts.schema]);
+        const reason = refusalReason(facts, { createInSchema: perms.rows[0].ok });
+        const name = displayQualified(facts);
+        if (reason !== null) {
+          print(`${i + 1}. ${name}: refused: ${reason}`);
+          if (c.listed) code = ExitCode.refused;
+          continue;
+        }
+        print(`${i + 1}. ${name}: ${formatBytes(facts.totalBytes)}, about ${Math.round(facts.estimatedRows)} rows, estimated bloat ${formatBytes(c.estimatedBloatBytes)}`);
+        for (const line of await planFor(client, facts, conn, version)) print(line);
+      }
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
+  }
+  return code;
+}

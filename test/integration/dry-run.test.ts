@@ -1,0 +1,52 @@
+/** `repack_tables --dry-run` prints the plan with locks and timeouts and changes nothing. */
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHome, runCli, writeConfig } from '../support/cli.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { connectionConfig, loadSeed } from '../support/seed.js';
+import { checksum } from '../support/workload.js';
+
+let db: TestDatabase;
+let sql: pg.Client;
+
+beforeAll(async () => {
+  db = await createTestDatabase('dryrun');
+  sql = await db.client();
+  await loadSeed(sql, 5000);
+  await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; CREATE TABLE public.no_key (a int)`);
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+async function catalog(): Promise<string> {
+  const { rows } = await sql.query(`SELECT md5(string_agg(x, ',' ORDER BY x)) AS m FROM (
+    SELECT 'c' || oid || relname || relfilenode || relkind::text AS x FROM pg_class
+    UNION ALL SELECT 't' || oid || tgname FROM pg_trigger
+    UNION ALL SELECT 'n' || oid || nspname FROM pg_namespace
+    UNION ALL SELECT 'p' || oid || proname FROM pg_proc
+    UNION ALL SELECT 'k' || oid || conname || convalidated FROM pg_constraint) s`);
+  return rows[0].m;
+}
+
+describe('--dry-run', () => {
+  it('lists tables, refusals and SQL with locks and timeouts, and changes nothing', async () => {
+    const before = { catalog: await catalog(), data: await checksum(sql, 'table_for_repack') };
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [
+      `tables = ["public.table_for_repack", "public.no_key"]`, 'lock_timeout = "2s"', 'swap_attempts = 4',
+    ]));
+    const r = await runCli(['repack_tables', '--dry-run'], { home });
+    expect(r.stdout).toMatch(/a run would first create the helper schema rpcl/);
+    expect(r.stdout).toMatch(/\d\. public\.table_for_repack: .* about \d+ rows, estimated bloat/);
+    expect(r.stdout).toMatch(/public\.no_key: refused: it has no primary key/);
+    expect(r.stdout).toMatch(/-- create the capture triggers \(ENABLE ALWAYS\) \[locks SHARE ROW EXCLUSIVE on "public"\."table_for_repack"; lock_timeout 2000 ms, up to 4 attempts with backoff\]/);
+    expect(r.stdout).toMatch(/-- lock "public"\."table_for_repack" \[locks ACCESS EXCLUSIVE on "public"\."table_for_repack"; lock_timeout 2000 ms, statement_timeout 5000 ms, up to 4 attempts\]\n  LOCK TABLE "public"\."table_for_repack" IN ACCESS EXCLUSIVE MODE;/);
+    expect(r.stdout).toMatch(/LOCK TABLE "public"\."table_with_fk" IN ACCESS EXCLUSIVE MODE;/);
+    expect(r.stdout).toMatch(/ALTER TABLE "public"\."table_with_fk" ADD CONSTRAINT "table_with_fk_tfr_id_fkey" FOREIGN KEY \(tfr_id\) REFERENCES public\.table_for_repack\(id\) ON UPDATE CASCADE ON DELETE CASCADE NOT VALID;/);
+    expect(r.stdout).toMatch(/CREATE OR REPLACE VIEW "public"\."view_on_repack" AS SELECT/);
+    expect(r.code).toBe(5);
+    expect(await catalog()).toBe(before.catalog);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(before.data);
+  });
+});

@@ -7,6 +7,8 @@ import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
 import { ExitCode, RpclError } from '../errors.js';
 import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
+import { sendReport } from '../report/email.js';
+import type { TableOutcome } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
@@ -70,9 +72,11 @@ export const commands: CommandSpec[] = [
     dryRun: true,
     async run(rt, args) {
       if (args.dryRun) return dryRun(rt);
-      const { outcomes, exitCode } = await repackTables(rt);
-      process.stdout.write(summaryLines(outcomes).map((l) => `${l}\n`).join(''));
-      return exitCode;
+      return reported(rt, 'repack_tables', async () => {
+        const result = await repackTables(rt);
+        process.stdout.write(summaryLines(result.outcomes).map((l) => `${l}\n`).join(''));
+        return result;
+      });
     },
   },
   ...pending('prepare_repack', 'do everything up to the swap for every selected table and keep the copies in sync'),
@@ -94,6 +98,41 @@ export const commands: CommandSpec[] = [
   ...pending('stop_prepare', 'stop a background prepare_repack run cleanly, through its pid file'),
   ...pending('stop_replay', 'stop a background replay_data run cleanly, through its pid file'),
 ];
+
+/**
+ * Runs a repack command and, when [notifier] enable_email is on, mails its report, also when
+ * it failed as a whole. A mail that cannot be sent is logged; the exit code stays the run's.
+ */
+async function reported(
+  rt: Runtime,
+  command: string,
+  body: () => Promise<{ outcomes: TableOutcome[]; exitCode: number }>,
+): Promise<number> {
+  const startedAt = new Date();
+  let outcomes: TableOutcome[] = [];
+  let error: unknown;
+  let exitCode: number = ExitCode.internal;
+  try {
+    ({ outcomes, exitCode } = await body());
+  } catch (err) {
+    error = err;
+  }
+  const email = rt.config.notifier.email;
+  if (rt.config.notifier.enableEmail && email) {
+    const report = {
+      command, configName: rt.config.name, startedAt, endedAt: new Date(), outcomes,
+      error: error === undefined ? undefined : error instanceof Error ? error.message : String(error),
+    };
+    try {
+      await sendReport(email, report);
+      rt.log.info(`report mailed to ${email.mailto.join(', ')}`);
+    } catch (err) {
+      rt.log.error(`could not send the report email through ${email.smtpServer}:${email.smtpPort}: ${(err as Error).message}`);
+    }
+  }
+  if (error !== undefined) throw error;
+  return exitCode;
+}
 
 /** Registered so help and spelling match repcloud; refuses plainly until implemented. */
 function pending(name: string, describe: string): CommandSpec[] {

@@ -1,0 +1,67 @@
+/**
+ * The run report by email: one message per run covering every connection, success or failure,
+ * sent through nodemailer. A failure to send is the caller's to log; it never changes the
+ * run's outcome.
+ */
+import { hostname } from 'node:os';
+import nodemailer from 'nodemailer';
+import type { EmailConfig } from '../config/types.js';
+import type { TableOutcome } from './events.js';
+import { formatBytes } from './log-events.js';
+
+export interface RunReport {
+  command: string;
+  configName: string;
+  startedAt: Date;
+  endedAt: Date;
+  outcomes: TableOutcome[];
+  /** A failure of the run as a whole (connection lost, ...), if any. */
+  error?: string;
+}
+
+export function reportSubject(r: RunReport): string {
+  const count = (s: TableOutcome['status']) => r.outcomes.filter((o) => o.status === s).length;
+  const failed = count('failed') + (r.error ? 1 : 0);
+  const verdict = failed > 0 ? 'FAILED' : 'ok';
+  return `rpcl ${r.command} (${r.configName}) on ${hostname()}: ${verdict}: ${count('done')} done, ${count('failed')} failed, ${count('refused')} refused`;
+}
+
+export function reportBody(r: RunReport): string {
+  const lines = [
+    `rpcl ${r.command} with config ${r.configName} on ${hostname()}`,
+    `started ${r.startedAt.toISOString()}, ended ${r.endedAt.toISOString()}`,
+    '',
+  ];
+  if (r.error) lines.push(`the run failed: ${r.error}`, '');
+  if (r.outcomes.length === 0) lines.push('no table was processed');
+  for (const o of r.outcomes) {
+    const sizes = o.sizeBefore !== undefined ? `, ${formatBytes(o.sizeBefore)} -> ${o.sizeAfter === undefined ? '?' : formatBytes(o.sizeAfter)}` : '';
+    const reason = o.reason ? `: ${o.reason}` : '';
+    lines.push(`${o.connection} ${o.table}: ${o.status} in ${(o.durationMs / 1000).toFixed(1)} s${sizes}${reason}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function sendReport(email: EmailConfig, report: RunReport): Promise<void> {
+  const transport = nodemailer.createTransport({
+    host: email.smtpServer,
+    port: email.smtpPort,
+    secure: email.smtpSsl === 'tls',
+    requireTLS: email.smtpSsl === 'starttls',
+    ignoreTLS: email.smtpSsl === 'none',
+    auth: email.smtpUsername ? { user: email.smtpUsername, pass: email.smtpPassword ?? '' } : undefined,
+    connectionTimeout: 15_000,
+    greetingTimeout: 15_000,
+    socketTimeout: 30_000,
+  });
+  try {
+    await transport.sendMail({
+      from: email.mailfrom,
+      to: email.mailto,
+      subject: reportSubject(report),
+      text: reportBody(report),
+    });
+  } finally {
+    transport.close();
+  }
+}

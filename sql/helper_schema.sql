@@ -21,7 +21,7 @@ CREATE TABLE rpcl.runs (
   connection_name text,
   phase text NOT NULL DEFAULT 'queued',
   status text NOT NULL DEFAULT 'running'
-    CHECK (status IN ('running', 'prepared', 'done', 'failed', 'aborted')),
+    CHECK (status IN ('running', 'prepared', 'done', 'failed', 'aborted', 'stopped')),
   started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   phase_started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   ended_at timestamptz,
@@ -35,6 +35,9 @@ CREATE TABLE rpcl.runs (
   predicted_swap_ms double precision,
   copy_oid oid,
   log_oid oid,
+  -- The table as the run found it: a prepared copy is only resumed if both still match.
+  fingerprint text,
+  relfilenode oid,
   runner_pid integer NOT NULL,
   runner_host text NOT NULL,
   runner_backend_pid integer NOT NULL DEFAULT pg_backend_pid(),

@@ -17,7 +17,7 @@ export async function abortRepack(rt: Runtime): Promise<number> {
         process.stdout.write(`${conn.name}: nothing to abort\n`);
         continue;
       }
-      const results = await recoverDeadRuns(client, cleanupOptionsFor(conn));
+      const results = await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: true });
       if (results.length === 0) process.stdout.write(`${conn.name}: nothing to abort\n`);
       for (const r of results) {
         const line = describeRecovery(r);

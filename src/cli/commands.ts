@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
-import { ExitCode, RpclError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
 import { sendReport } from '../report/email.js';
 import type { TableOutcome } from '../report/events.js';
@@ -13,6 +13,7 @@ import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
 import { dryRun } from './dry-run.js';
+import { onStopSignals, replayLoop, stopRun } from './long-run.js';
 import { statusCommand } from './status.js';
 import { repackTables, summaryLines } from './repack.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
@@ -26,6 +27,10 @@ export interface CommandSpec {
   json?: boolean;
   /** Accepts --dry-run. */
   dryRun?: boolean;
+  /** Detaches into the background (log_dest = "file", no --debug); accepts --background/--foreground. */
+  longRunning?: boolean;
+  /** Accepts --start-replay. */
+  startReplay?: boolean;
   run(rt: Runtime, args: GlobalArgs): Promise<number>;
 }
 
@@ -70,6 +75,7 @@ export const commands: CommandSpec[] = [
     describe: 'repack every selected table of the selected connection(s), one after another, swap included',
     pidFile: true,
     dryRun: true,
+    longRunning: true,
     async run(rt, args) {
       if (args.dryRun) return dryRun(rt);
       return reported(rt, 'repack_tables', async () => {
@@ -79,8 +85,43 @@ export const commands: CommandSpec[] = [
       });
     },
   },
-  ...pending('prepare_repack', 'do everything up to the swap for every selected table and keep the copies in sync'),
-  ...pending('replay_data', 'keep prepared copies in sync (long-running)'),
+  {
+    name: 'prepare_repack',
+    describe: 'do everything up to the swap for every selected table; a later repack_tables swaps without copying again',
+    pidFile: true,
+    dryRun: true,
+    longRunning: true,
+    startReplay: true,
+    async run(rt, args) {
+      if (args.dryRun) return dryRun(rt);
+      const code = await reported(rt, 'prepare_repack', async () => {
+        const result = await repackTables(rt, 'prepare');
+        process.stdout.write(summaryLines(result.outcomes).map((l) => `${l}\n`).join(''));
+        return result;
+      });
+      if (!args.startReplay || code !== ExitCode.ok) return code;
+      const stop = onStopSignals(rt);
+      try {
+        return await replayLoop(rt, stop);
+      } finally {
+        stop.dispose();
+      }
+    },
+  },
+  {
+    name: 'replay_data',
+    describe: 'keep prepared copies in sync until stopped (long-running)',
+    pidFile: true,
+    longRunning: true,
+    async run(rt) {
+      const stop = onStopSignals(rt);
+      try {
+        return await replayLoop(rt, stop);
+      } finally {
+        stop.dispose();
+      }
+    },
+  },
   {
     name: 'abort_repack',
     describe: 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were',
@@ -94,9 +135,24 @@ export const commands: CommandSpec[] = [
     json: true,
     run: (rt, args) => statusCommand(rt, args.json === true),
   },
-  ...pending('stop_repack', 'stop a background repack_tables run cleanly, through its pid file'),
-  ...pending('stop_prepare', 'stop a background prepare_repack run cleanly, through its pid file'),
-  ...pending('stop_replay', 'stop a background replay_data run cleanly, through its pid file'),
+  {
+    name: 'stop_repack',
+    describe: 'stop a running repack_tables of this config cleanly, through its pid file',
+    pidFile: false,
+    run: (rt) => stopRun(rt, 'repack_tables'),
+  },
+  {
+    name: 'stop_prepare',
+    describe: 'stop a running prepare_repack of this config cleanly, through its pid file',
+    pidFile: false,
+    run: (rt) => stopRun(rt, 'prepare_repack'),
+  },
+  {
+    name: 'stop_replay',
+    describe: 'stop a running replay_data of this config cleanly, through its pid file',
+    pidFile: false,
+    run: (rt) => stopRun(rt, 'replay_data'),
+  },
 ];
 
 /**
@@ -132,20 +188,6 @@ async function reported(
   }
   if (error !== undefined) throw error;
   return exitCode;
-}
-
-/** Registered so help and spelling match repcloud; refuses plainly until implemented. */
-function pending(name: string, describe: string): CommandSpec[] {
-  return [
-    {
-      name,
-      describe: `${describe} [not available in this version]`,
-      pidFile: false,
-      async run() {
-        throw new RpclError(`${name} is not available in this version of rpcl yet`, ExitCode.internal);
-      },
-    },
-  ];
 }
 
 async function forEachConnection(

@@ -5,6 +5,7 @@ import { ExitCode, RpclError, UsageError } from '../errors.js';
 import { redact } from '../report/logger.js';
 import { commands, type CommandSpec } from './commands.js';
 import { homeDir } from '../config/paths.js';
+import { detach } from './long-run.js';
 import { openRuntime, type GlobalArgs } from './runtime.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -68,12 +69,32 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
       if (spec.dryRun) {
         y.option('dry-run', { type: 'boolean', default: false, describe: 'print the tables, refusals and SQL steps with their locks; change nothing' });
       }
+      if (spec.startReplay) {
+        y.option('start-replay', { type: 'boolean', default: false, describe: 'after preparing, keep the copies in sync until stopped' });
+      }
+      if (spec.longRunning) {
+        y.option('background', { type: 'boolean', default: false, describe: 'detach into the background even without a terminal' });
+        y.option('foreground', { type: 'boolean', default: false, describe: 'stay in the foreground (logs go to the log file)' });
+      }
       return y;
     },
     async (args) => {
       const global = args as unknown as GlobalArgs;
-      // A dry run changes nothing, so it may run beside a real one.
-      const rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile && !global.dryRun });
+      const detaching =
+        spec.longRunning === true && !global.debug && !global.foreground && !global.dryRun &&
+        (global.background || process.stdout.isTTY === true);
+      // A dry run changes nothing, so it may run beside a real one; a detaching parent leaves
+      // the pid file to its child.
+      let rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile && !global.dryRun && !detaching });
+      if (detaching) {
+        await rt.close();
+        if (rt.config.logging.logDest === 'file') {
+          setExit(detach(rt, spec.name, process.argv.slice(2)));
+          return;
+        }
+        // log_dest = "console": stay in the foreground, as repcloud did.
+        rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile });
+      }
       try {
         setExit(await spec.run(rt, global));
       } catch (err) {

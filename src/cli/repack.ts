@@ -5,13 +5,17 @@ import { defaultEngineOptions } from '../execute/context.js';
 import { ensureHelperSchema } from '../execute/helper-schema.js';
 import { recoverDeadRuns, describeRecovery } from '../execute/recovery.js';
 import { cleanupOptionsFor, repackTable } from '../execute/run-table.js';
-import { describeMissing, selectTables } from '../inspect/select.js';
+import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
 import { formatBytes, logEvent } from '../report/log-events.js';
 import type { Runtime } from './runtime.js';
 
-export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
+/** repack: swap included; prepare: stop before the swap and keep the copies in sync. */
+export async function repackTables(
+  rt: Runtime,
+  mode: 'repack' | 'prepare' = 'repack',
+): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
   let stop = false;
   const onSignal = (signal: string) => {
     rt.log.warning(`${signal} received: stopping after the current step; the table being worked on is left as it was`);
@@ -32,7 +36,7 @@ export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcom
       try {
         await ensureHelperSchema(client, log);
         // Runs that died (even by SIGKILL) are finished or cleaned before anything new starts.
-        for (const r of await recoverDeadRuns(client, cleanupOptionsFor(conn))) {
+        for (const r of await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: false })) {
           if (r.outcome !== 'live') log.warning(describeRecovery(r));
         }
         selection = await selectTables(client, conn.schemas, conn.tables);
@@ -48,6 +52,14 @@ export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcom
         emit({ type: 'table-end', ref: { connection: conn.name, table: o.table, oid: 0 }, outcome: o });
       }
       log.info(`${selection.candidates.length} tables selected, largest estimated bloat first`);
+      const extra = selection.candidates.map(extraSpaceBytes);
+      if (selection.candidates.length > 0) {
+        log.info(
+          mode === 'prepare'
+            ? `preparing keeps every copy until its swap: about ${formatBytes(extra.reduce((a, b) => a + b, 0))} of extra space in total`
+            : `the largest table needs about ${formatBytes(Math.max(...extra))} of extra space while it is repacked`,
+        );
+      }
       for (const candidate of selection.candidates) {
         if (stop) break;
         const outcome = await repackTable(
@@ -63,6 +75,7 @@ export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcom
               catchupTimeoutMs: conn.catchupTimeoutSeconds * 1000,
             },
             stopRequested: () => stop,
+            mode,
           },
           candidate,
         );
@@ -80,7 +93,7 @@ export async function repackTables(rt: Runtime): Promise<{ outcomes: TableOutcom
 /** Failed beats refused; refusals count only for tables listed by name. */
 export function exitCodeOf(outcomes: TableOutcome[], interrupted: boolean): number {
   if (outcomes.some((o) => o.status === 'failed')) return ExitCode.failed;
-  if (interrupted) return ExitCode.interrupted;
+  if (interrupted || outcomes.some((o) => o.status === 'stopped')) return ExitCode.interrupted;
   if (outcomes.some((o) => o.status === 'refused' && o.listed)) return ExitCode.refused;
   return ExitCode.ok;
 }

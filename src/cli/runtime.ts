@@ -17,6 +17,9 @@ export interface GlobalArgs {
   debug: boolean;
   json?: boolean;
   dryRun?: boolean;
+  startReplay?: boolean;
+  background?: boolean;
+  foreground?: boolean;
 }
 
 export interface Runtime {

@@ -46,6 +46,16 @@ export async function findLeftovers(client: pg.Client, oid: number): Promise<Lef
   };
 }
 
+/** Everything a prepared run needs is there: both triggers, the log, the copy, the function. */
+export function isComplete(l: LeftoverObjects, oid: number): boolean {
+  return (
+    l.triggers.length === 2 &&
+    l.tables.includes(workNames.logTable(oid)) &&
+    l.tables.includes(workNames.copyTable(oid)) &&
+    l.functions.length === 1
+  );
+}
+
 export function isEmpty(l: LeftoverObjects): boolean {
   return l.triggers.length === 0 && l.tables.length === 0 && l.functions.length === 0;
 }

@@ -44,6 +44,9 @@ export interface TableRun {
   home: string;
   /** This run's row in rpcl.runs. */
   runId: number;
+  /** Backends running this run's long statements: cancelled when a stop is requested. */
+  busyPids: number[];
+  cancelled: boolean;
   /** Set when the user asked the run to stop (signal or stop command). */
   stopRequested: () => boolean;
 }

@@ -9,7 +9,7 @@ import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, set
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
 import { quoteLiteral } from '../db/ident.js';
-import type { TableRun } from './context.js';
+import { StopRequestedError, type TableRun } from './context.js';
 import { testPause } from './test-hooks.js';
 import { runStep, runSteps } from './steps.js';
 
@@ -69,7 +69,7 @@ export async function copyData(run: TableRun, helpers: pg.Client[]): Promise<num
       await Promise.all(
         sessions.map(async (client) => {
           for (let r = queue.shift(); r !== undefined; r = queue.shift()) {
-            if (run.stopRequested()) throw new Error('stopped on request during the copy');
+            if (run.stopRequested()) throw new StopRequestedError();
             const res = await client.query(step.sql, [`(${r[0]},0)`, `(${r[1]},0)`]);
             copied += res.rowCount ?? 0;
             run.emit({ type: 'copy-progress', ref: run.ref, rowsCopied: copied, rowsEstimate: estimate });
@@ -99,7 +99,7 @@ export async function buildIndexes(run: TableRun, helpers: pg.Client[]): Promise
   const total = facts.indexes.length;
   let built = 0;
   const build = async (client: pg.Client, k: number) => {
-    if (run.stopRequested()) throw new Error('stopped on request while building indexes');
+    if (run.stopRequested()) throw new StopRequestedError();
     const index = facts.indexes[k]!;
     await inTransaction(client, async () => {
       await runStep(client, setDefaultTablespace(index.tablespace));

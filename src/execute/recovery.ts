@@ -16,6 +16,8 @@ import { removeWorkObjects, type CleanupOptions } from './cleanup.js';
 
 export interface RunTrace {
   oid: number;
+  /** Its latest run was left prepared on purpose (prepare_repack). */
+  prepared: boolean;
   /** `schema.table` while the original table still exists under that OID. */
   table: string | null;
   /** The swap committed: only the old table and work objects remain. */
@@ -24,7 +26,7 @@ export interface RunTrace {
 
 /** Every table OID some rpcl work object is named after, with what is known of it. */
 export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
-  const { rows } = await client.query<{ oid: string; swapped: boolean; tbl: string | null }>(
+  const { rows } = await client.query<{ oid: string; swapped: boolean; prepared: boolean; tbl: string | null }>(
     `WITH names AS (
        SELECT substring(c.relname FROM '^(?:log|copy|rpcl_old)_([0-9]+)$') AS oid, c.relname LIKE 'rpcl\\_old\\_%' AS swapped
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -37,23 +39,32 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
        FROM pg_trigger t WHERE NOT t.tgisinternal
      )
      SELECT names.oid, bool_or(names.swapped) AS swapped,
+            coalesce((SELECT r.status = 'prepared' FROM ${quoteIdent(HELPER_SCHEMA)}.runs r
+                      WHERE r.table_oid = names.oid::oid ORDER BY r.run_id DESC LIMIT 1), false) AS prepared,
             (SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname)
              FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
              WHERE c.oid = names.oid::oid AND ns.nspname <> $1) AS tbl
      FROM names WHERE names.oid IS NOT NULL GROUP BY names.oid ORDER BY names.oid::int8`,
     [HELPER_SCHEMA],
   );
-  return rows.map((r) => ({ oid: Number(r.oid), table: r.tbl, swapped: r.swapped }));
+  return rows.map((r) => ({ oid: Number(r.oid), table: r.tbl, swapped: r.swapped, prepared: r.prepared }));
 }
 
 export type Recovery =
   | { oid: number; outcome: 'live' }
-  | { oid: number; outcome: 'cleaned' | 'completed'; removed: string[]; table: string | null };
+  | { oid: number; outcome: 'cleaned' | 'completed' | 'aborted'; removed: string[]; table: string | null };
 
-/** Cleans or completes every dead run; leaves live runs alone. */
-export async function recoverDeadRuns(client: pg.Client, opts: CleanupOptions): Promise<Recovery[]> {
+/**
+ * Cleans or completes every dead run; leaves live runs alone, and prepared ones unless
+ * `includePrepared` (abort_repack removes them too).
+ */
+export async function recoverDeadRuns(
+  client: pg.Client,
+  opts: CleanupOptions & { includePrepared: boolean },
+): Promise<Recovery[]> {
   const result: Recovery[] = [];
   for (const trace of await findRunTraces(client)) {
+    if (trace.prepared && !opts.includePrepared) continue;
     const key = [ADVISORY_CLASS, advisoryObjectKey(trace.oid)];
     const locked = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::int, $2::int) AS ok`, key);
     if (!locked.rows[0]?.ok) {
@@ -62,7 +73,7 @@ export async function recoverDeadRuns(client: pg.Client, opts: CleanupOptions): 
     }
     try {
       const removed = await removeWorkObjects(client, trace.oid, opts);
-      const outcome = trace.swapped ? 'completed' : 'cleaned';
+      const outcome = trace.swapped ? 'completed' : trace.prepared ? 'aborted' : 'cleaned';
       if (trace.swapped) removed.push(...(await validatePending(client, trace.oid, opts)));
       await client.query(
         `UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET status = $2, phase = $3, ended_at = clock_timestamp(),
@@ -108,9 +119,10 @@ export async function validatePending(client: pg.Client, oid: number, opts: Clea
 
 export function describeRecovery(r: Recovery): string {
   if (r.outcome === 'live') return `a live run is working on table OID ${r.oid}: left alone (stop it first)`;
-  const what = r.outcome === 'completed'
-    ? `completed a run that died after its swap (table OID ${r.oid})`
-    : `cleaned up a run that died before its swap on ${r.table ?? `table OID ${r.oid}`}; the table is as it was`;
+  const what =
+    r.outcome === 'completed' ? `completed a run that died after its swap (table OID ${r.oid})` :
+    r.outcome === 'aborted' ? `aborted the prepared copy of ${r.table ?? `table OID ${r.oid}`}; the table is as it was` :
+    `cleaned up a run that died before its swap on ${r.table ?? `table OID ${r.oid}`}; the table is as it was`;
   return `${what}: removed ${r.removed.join(', ') || 'nothing'}`;
 }
 

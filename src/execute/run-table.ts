@@ -14,16 +14,16 @@ import { inspectTable } from '../inspect/table.js';
 import { refusalReason } from '../plan/refusals.js';
 import { createBatchTable } from '../plan/replay.js';
 import { dropOldTable } from '../plan/swap.js';
-import type { Emit, TableOutcome, TableRef } from '../report/events.js';
+import type { Emit, Phase, TableOutcome, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
 import { describeBlocker, resolveBlockers, type Blocker } from './blockers.js';
-import { findLeftovers, isEmpty, removeWorkObjects } from './cleanup.js';
+import { findLeftovers, isComplete, isEmpty, removeWorkObjects } from './cleanup.js';
 import { installCapture } from './capture.js';
-import type { EngineOptions, TableRun } from './context.js';
+import { StopRequestedError, type EngineOptions, type TableRun } from './context.js';
 import { buildIndexes, copyData, createCopy } from './copy.js';
-import { catchUp, newCatchUp } from './replay.js';
+import { catchUp, newCatchUp, type CatchUp } from './replay.js';
 import { validatePending } from './recovery.js';
-import { insertRun, updateRun } from './state.js';
+import { findPrepared, insertRun, resumeRun, updateRun } from './state.js';
 import { attemptSwap } from './swap.js';
 import { runStep } from './steps.js';
 import { ensureHelperSchema } from './helper-schema.js';
@@ -37,6 +37,8 @@ export interface RunTableOptions {
   emit: Emit;
   engine: EngineOptions;
   stopRequested: () => boolean;
+  /** prepare: stop before the swap, leaving the copy prepared for a later repack_tables. */
+  mode: 'repack' | 'prepare';
 }
 
 export async function repackTable(opts: RunTableOptions, candidate: Candidate): Promise<TableOutcome> {
@@ -64,20 +66,38 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     if (!locked.rows[0]?.ok) {
       return outcome('refused', { reason: 'another rpcl run is working on this table: wait for it or stop it' });
     }
-    const leftovers = await findLeftovers(control, candidate.oid);
-    if (!isEmpty(leftovers)) {
-      // We hold the advisory lock, so the run that left these has died.
-      const removed = await removeWorkObjects(control, candidate.oid, cleanupOptions(opts.conn, opts.log, ref));
-      opts.emit({ type: 'warning', ref, message: `removed leftovers of a run that died: ${removed.join(', ')}` });
-    }
     const facts = await inspectTable(control, candidate.oid);
     if (facts === null) return outcome('refused', { reason: 'the table no longer exists' });
+    // We hold the advisory lock: any work objects here belong to a run that died, or to a
+    // prepared run, which is resumed only if the table is exactly as it was prepared.
+    const prepared = await findPrepared(control, facts.oid);
+    const leftovers = await findLeftovers(control, facts.oid);
+    const resume =
+      prepared !== null && isComplete(leftovers, facts.oid) &&
+      prepared.fingerprint === facts.fingerprint && prepared.relfilenode === facts.relfilenode;
+    if (!resume && !isEmpty(leftovers)) {
+      const removed = await removeWorkObjects(control, facts.oid, cleanupOptions(opts.conn, opts.log, ref));
+      const why = prepared
+        ? 'the prepared copy no longer matches the table (its definition or storage changed): starting over'
+        : 'removed leftovers of a run that died';
+      opts.emit({ type: 'warning', ref, message: `${why}: ${removed.join(', ')}` });
+      if (prepared) await updateRun(control, prepared.runId, { status: 'aborted', phase: 'failed', lastError: why, ended: true });
+    }
     const perms = await control.query<{ ok: boolean }>(`SELECT has_schema_privilege($1, 'CREATE') AS ok`, [facts.schema]);
     const reason = refusalReason(facts, { createInSchema: perms.rows[0]?.ok ?? false });
     if (reason !== null) return outcome('refused', { reason });
 
-    const runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name });
+    let runId: number;
+    if (resume && prepared) {
+      runId = prepared.runId;
+      await resumeRun(control, runId);
+      opts.emit({ type: 'phase', ref, phase: 'replay', detail: 'resuming the prepared copy: no second copy is made' });
+    } else {
+      runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name });
+    }
+    let current: { phase: Phase } = { phase: 'starting' };
     const emit: Emit = (e) => {
+      if (e.type === 'phase') current.phase = e.phase;
       opts.emit(e);
       const update =
         e.type === 'phase' ? { phase: e.phase } :
@@ -93,7 +113,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
       const version = await work.query<{ v: string; pid: number }>(
         `SELECT current_setting('server_version_num') AS v, pg_backend_pid() AS pid`,
       );
-      const run: TableRun = {
+      const run: TableRun & { phase: Phase } = {
         conn: opts.conn,
         facts,
         ref,
@@ -108,9 +128,24 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         stopRequested: opts.stopRequested,
         home: opts.home,
         runId,
+        phase: 'starting',
+        busyPids: [version.rows[0]!.pid],
+        cancelled: false,
       };
+      current = run;
+      // A stop request cancels the statement in flight (a long copy or index build) so the run
+      // ends within seconds; never during the swap, which is short and must finish or roll back.
+      const stopWatch = setInterval(() => {
+        if (!opts.stopRequested() || run.phase === 'swap' || run.cancelled) return;
+        run.cancelled = true;
+        control.query(`SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid`, [run.busyPids]).catch(() => undefined);
+      }, 200);
       try {
-        const swap = await runPhases(run);
+        const swap = await runPhases(run, { resume, prepareOnly: opts.mode === 'prepare' });
+        if (swap === null) {
+          await updateRun(control, runId, { phase: 'prepared', status: 'prepared' });
+          return outcome('prepared', { sizeBefore: facts.totalBytes });
+        }
         await testPause('after-swap');
         const after = await afterSwap(run);
         await updateRun(control, runId, { phase: 'done', status: 'done', sizeAfter: after.sizeAfter, ended: true });
@@ -128,8 +163,11 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
             { connection: ref.connection, table: ref.table },
           );
         }
-        await updateRun(control, runId, { phase: 'failed', status: 'failed', lastError: message, ended: true }).catch(() => undefined);
-        return outcome('failed', { reason: message, sizeBefore: facts.totalBytes });
+        const status = err instanceof StopRequestedError || opts.stopRequested() ? 'stopped' : 'failed';
+        await updateRun(control, runId, { phase: 'failed', status, lastError: message, ended: true }).catch(() => undefined);
+        return outcome(status, { reason: status === 'stopped' ? new StopRequestedError().message : message, sizeBefore: facts.totalBytes });
+      } finally {
+        clearInterval(stopWatch);
       }
     } finally {
       await work.end().catch(() => undefined);
@@ -157,12 +195,31 @@ function cleanupOptions(conn: ConnectionConfig, log: Logger, ref: TableRef) {
   };
 }
 
-async function runPhases(run: TableRun) {
+/**
+ * The phases in order. A resumed prepared run starts at replay (its copy is complete and
+ * in sync up to its log); prepareOnly stops once the copy has caught up, leaving capture on.
+ * Returns null when only preparing.
+ */
+async function runPhases(run: TableRun, how: { resume: boolean; prepareOnly: boolean }) {
+  if (!how.resume) await buildCopy(run);
+  const { emit, ref } = run;
+  emit({ type: 'phase', ref, phase: 'replay' });
+  await testPause('replay', run.stopRequested);
+  await runStep(run.work, createBatchTable(run.facts));
+  const state = newCatchUp(run);
+  if (how.prepareOnly) {
+    await catchUp(run, state);
+    return null;
+  }
+  return swapWithRetries(run, state);
+}
+
+async function buildCopy(run: TableRun): Promise<void> {
   const { emit, ref } = run;
   emit({ type: 'phase', ref, phase: 'capture' });
   await installCapture(run);
   emit({ type: 'phase', ref, phase: 'copy' });
-  await testPause('copy');
+  await testPause('copy', run.stopRequested);
   await createCopy(run);
   // Helper sessions share the copy and the index builds with the work session.
   const helpers = await Promise.all(
@@ -170,18 +227,19 @@ async function runPhases(run: TableRun) {
       connect(run.conn, { home: run.home, applicationName: 'rpcl helper' }),
     ),
   );
+  for (const h of helpers) run.busyPids.push((h as unknown as { processID: number }).processID);
   try {
     await copyData(run, helpers);
     emit({ type: 'phase', ref, phase: 'index', detail: `${run.facts.indexes.length} indexes and constraints` });
-    await testPause('index');
+    await testPause('index', run.stopRequested);
     await buildIndexes(run, helpers);
   } finally {
     await Promise.all(helpers.map((c) => c.end().catch(() => undefined)));
   }
-  emit({ type: 'phase', ref, phase: 'replay' });
-  await testPause('replay');
-  await runStep(run.work, createBatchTable(run.facts));
-  const state = newCatchUp(run);
+}
+
+async function swapWithRetries(run: TableRun, state: CatchUp) {
+  const { emit, ref } = run;
   const attempts = run.opts.swapAttempts;
   let lastBlockers: Blocker[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {

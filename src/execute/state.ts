@@ -11,17 +11,17 @@ export async function insertRun(
 ): Promise<number> {
   const { rows } = await control.query<{ run_id: string }>(
     `INSERT INTO rpcl.runs (table_oid, schema_name, table_name, config_name, connection_name, phase, status,
-                            size_before, rows_estimate, runner_pid, runner_host)
-     VALUES ($1, $2, $3, $4, $5, 'starting', 'running', $6, $7, $8, $9) RETURNING run_id`,
+                            size_before, rows_estimate, runner_pid, runner_host, fingerprint, relfilenode)
+     VALUES ($1, $2, $3, $4, $5, 'starting', 'running', $6, $7, $8, $9, $10, $11) RETURNING run_id`,
     [facts.oid, facts.schema, facts.name, ids.configName, ids.connection, facts.totalBytes,
-      Math.round(facts.estimatedRows), process.pid, hostname()],
+      Math.round(facts.estimatedRows), process.pid, hostname(), facts.fingerprint, facts.relfilenode],
   );
   return Number(rows[0]!.run_id);
 }
 
 export interface RunUpdate {
   phase?: Phase;
-  status?: 'running' | 'prepared' | 'done' | 'failed' | 'aborted';
+  status?: 'running' | 'prepared' | 'done' | 'failed' | 'aborted' | 'stopped';
   rowsCopied?: number;
   backlog?: number;
   changeRate?: number | null;
@@ -60,4 +60,31 @@ export async function updateRun(control: pg.Client, runId: number, u: RunUpdate)
   if (u.ended) sets.push('ended_at = clock_timestamp()');
   if (sets.length === 0) return;
   await control.query(`UPDATE rpcl.runs SET ${sets.join(', ')} WHERE run_id = $1`, params);
+}
+
+export interface PreparedRun {
+  runId: number;
+  fingerprint: string | null;
+  relfilenode: number | null;
+}
+
+/** The latest run of a table if it was left prepared. */
+export async function findPrepared(control: pg.Client, oid: number): Promise<PreparedRun | null> {
+  const { rows } = await control.query(
+    `SELECT run_id, status, fingerprint, relfilenode::int8 AS relfilenode FROM rpcl.runs
+     WHERE table_oid = $1::oid ORDER BY run_id DESC LIMIT 1`,
+    [oid],
+  );
+  const r = rows[0];
+  if (r === undefined || r.status !== 'prepared') return null;
+  return { runId: Number(r.run_id), fingerprint: r.fingerprint, relfilenode: r.relfilenode === null ? null : Number(r.relfilenode) };
+}
+
+/** A prepared run is taken over by this process. */
+export async function resumeRun(control: pg.Client, runId: number): Promise<void> {
+  await control.query(
+    `UPDATE rpcl.runs SET status = 'running', runner_pid = $2, runner_host = $3, runner_backend_pid = pg_backend_pid()
+     WHERE run_id = $1`,
+    [runId, process.pid, hostname()],
+  );
 }

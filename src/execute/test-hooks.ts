@@ -16,7 +16,10 @@ function pauses(): Map<string, number> {
   return map;
 }
 
-export async function testPause(point: string): Promise<void> {
+/** Ends early when `stop` says so: a stop request must not wait for a test's pause. */
+export async function testPause(point: string, stop: () => boolean = () => false): Promise<void> {
   const ms = pauses().get(point);
-  if (ms !== undefined) await sleep(ms);
+  if (ms === undefined) return;
+  const until = Date.now() + ms;
+  while (Date.now() < until && !stop()) await sleep(Math.min(50, until - Date.now()));
 }

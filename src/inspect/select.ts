@@ -15,6 +15,16 @@ export interface Candidate {
   listed: boolean;
   estimatedBloatBytes: number;
   heapBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Extra space a run needs while both tables exist: the compact copy and its indexes, taken as
+ * the table's total size shrunk by the heap's estimated bloat.
+ */
+export function extraSpaceBytes(c: Candidate): number {
+  const live = c.heapBytes > 0 ? 1 - c.estimatedBloatBytes / c.heapBytes : 1;
+  return Math.round(c.totalBytes * Math.min(1, Math.max(0, live)));
 }
 
 export interface Selection {
@@ -25,6 +35,7 @@ export interface Selection {
 
 const BLOAT_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 AS heap_bytes,
+       pg_total_relation_size(c.oid)::int8 AS total_bytes,
        greatest(pg_relation_size(c.oid) - ceil(
          greatest(c.reltuples, 0) * (coalesce(w.width, 0) + 28)
          / ((current_setting('block_size')::int - 24) * coalesce(ff.fillfactor, 100) / 100.0)
@@ -73,6 +84,7 @@ export async function selectTables(
     listed: listedOids.has(Number(r.oid)),
     estimatedBloatBytes: Number(r.bloat_bytes),
     heapBytes: Number(r.heap_bytes),
+    totalBytes: Number(r.total_bytes),
   }));
   candidates.sort(
     (a, b) => b.estimatedBloatBytes - a.estimatedBloatBytes || b.heapBytes - a.heapBytes || a.oid - b.oid,

@@ -12,6 +12,7 @@ export type Phase =
   | 'replay'
   | 'swap'
   | 'cleanup'
+  | 'prepared'
   | 'done'
   | 'failed';
 
@@ -32,7 +33,8 @@ export type RunEvent =
   | { type: 'table-end'; ref: TableRef; outcome: TableOutcome };
 
 export interface TableOutcome {
-  status: 'done' | 'refused' | 'failed';
+  /** prepared: copy in sync, swap left for a later repack_tables; stopped: ended on request, cleaned. */
+  status: 'done' | 'prepared' | 'refused' | 'failed' | 'stopped';
   table: string;
   connection: string;
   /** Listed by name in the config: a refusal counts against the exit code. */

@@ -9,6 +9,7 @@ import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/selec
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
 import { formatBytes, logEvent } from '../report/log-events.js';
+import { terminalProgress } from '../report/progress.js';
 import type { Runtime } from './runtime.js';
 
 /** repack: swap included; prepare: stop before the swap and keep the copies in sync. */
@@ -26,7 +27,12 @@ export async function repackTables(
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
   const outcomes: TableOutcome[] = [];
-  const emit: Emit = (e) => logEvent(rt.log, e);
+  // Bars on a terminal, unless the log itself is printed there (--debug, log_dest = "console").
+  const progress = process.stderr.isTTY && !rt.logsToConsole ? terminalProgress() : undefined;
+  const emit: Emit = (e) => {
+    logEvent(rt.log, e);
+    progress?.handle(e);
+  };
   try {
     for (const conn of rt.connections) {
       if (stop) break;
@@ -84,6 +90,7 @@ export async function repackTables(
       }
     }
   } finally {
+    progress?.stop();
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   }

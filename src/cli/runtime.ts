@@ -28,6 +28,8 @@ export interface Runtime {
   log: Logger;
   /** The connections this run works on, in file order. */
   connections: ConnectionConfig[];
+  /** The log is printed on the console (--debug or log_dest = "console"). */
+  logsToConsole: boolean;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function openRuntime(args: GlobalArgs, opts: RuntimeOptions): Promi
     config,
     log,
     connections,
+    logsToConsole: args.debug || config.logging.logDest === 'console',
     async close() {
       pid?.release();
       await closeLogger(log);

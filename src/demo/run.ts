@@ -80,7 +80,7 @@ async function demoOn(server: EmbeddedServer, o: DemoOptions): Promise<number> {
     logging: { logDir: o.home, logLevel: 'info', logDest: 'console', logDaysKeep: 1 },
     notifier: { enableEmail: false }, connections: [conn],
   };
-  const rt: Runtime = { home: o.home, config, log, connections: [conn], close: () => closeLogger(log) };
+  const rt: Runtime = { home: o.home, config, log, connections: [conn], logsToConsole: true, close: () => closeLogger(log) };
   const started = performance.now();
   const { outcomes, exitCode } = await repackTables(rt);
   const seconds = (performance.now() - started) / 1000;

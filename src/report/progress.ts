@@ -1,0 +1,71 @@
+/**
+ * Progress on a terminal: bars for the copy and the index builds, backlog and time left while
+ * replaying, a line per swap attempt. Used only when standard error is a terminal and the log
+ * is not already printed there; otherwise the log's plain progress lines are all there is.
+ */
+import cliProgress from 'cli-progress';
+import type { RunEvent } from './events.js';
+
+export interface ProgressDisplay {
+  handle(e: RunEvent): void;
+  stop(): void;
+}
+
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressDisplay {
+  let bar: cliProgress.SingleBar | undefined;
+  let barKind = '';
+  const finishBar = () => {
+    bar?.stop();
+    bar = undefined;
+    barKind = '';
+  };
+  const line = (text: string) => {
+    finishBar();
+    stream.write(`${text}\n`);
+  };
+  const ensureBar = (kind: string, table: string, total: number, unit: string) => {
+    if (barKind === `${kind}:${table}`) return;
+    finishBar();
+    bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: `${table} ${kind.padEnd(7)} |{bar}| {percentage}% {value}/{total} ${unit} eta {eta_formatted}`,
+        hideCursor: true,
+        clearOnComplete: false,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(Math.max(1, total), 0);
+    barKind = `${kind}:${table}`;
+  };
+  return {
+    handle(e) {
+      switch (e.type) {
+        case 'copy-progress':
+          ensureBar('copy', e.ref.table, e.rowsEstimate, 'rows');
+          bar?.setTotal(Math.max(e.rowsEstimate, e.rowsCopied, 1));
+          bar?.update(e.rowsCopied);
+          return;
+        case 'index-progress':
+          ensureBar('indexes', e.ref.table, e.total, 'built');
+          bar?.update(e.built);
+          return;
+        case 'replay-progress': {
+          const s = e.estimate;
+          const rate = s.replayRate !== null && s.changeRate !== null ? s.replayRate - s.changeRate : null;
+          const eta = rate !== null && rate > 0 ? `, about ${Math.ceil(s.backlog / rate)} s to catch up` : '';
+          line(`${e.ref.table} replay: backlog ${s.backlog}${eta}`);
+          return;
+        }
+        case 'swap-attempt':
+          line(`${e.ref.table} swap attempt ${e.attempt}/${e.of}: ${e.ok ? `done, lock held ${Math.round(e.holdMs ?? 0)} ms` : `failed (${e.message ?? ''})`}`);
+          return;
+        case 'table-end':
+          line(`${e.ref.table}: ${e.outcome.status}${e.outcome.reason ? `: ${e.outcome.reason}` : ''}`);
+          return;
+        default:
+      }
+    },
+    stop: finishBar,
+  };
+}

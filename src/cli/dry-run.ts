@@ -11,7 +11,9 @@ import { ExitCode } from '../errors.js';
 import { defaultEngineOptions } from '../execute/context.js';
 import { swapStatementTimeoutMs } from '../execute/swap.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
-import { liveForeignKeys, liveViews } from '../inspect/live.js';
+import {
+  liveForeignKeys, livePolicies, livePublications, liveRules, liveStatistics, liveTriggers, liveViews,
+} from '../inspect/live.js';
 import { describeMissing, selectTables } from '../inspect/select.js';
 import { inspectTable } from '../inspect/table.js';
 import type { TableFacts } from '../inspect/facts.js';
@@ -68,7 +70,14 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   phase(
     'swap (one transaction)',
     [...swapLocks(facts), ...batch.apply.map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
-      ...swapSteps({ facts, foreignKeys, views, identities })],
+      ...swapSteps({
+        facts, foreignKeys, views, identities,
+        triggers: await liveTriggers(client, facts.oid),
+        rules: await liveRules(client, facts.oid),
+        policies: await livePolicies(client, facts.oid),
+        publications: await livePublications(client, facts.oid, version),
+        statistics: await liveStatistics(client, facts.oid),
+      })],
     swapBudget,
   );
   phase('after the swap (writers not blocked)', [

@@ -10,7 +10,9 @@ import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../db/ident.js';
 import { isLockFailure } from '../db/retry.js';
 import { setLocalTimeouts } from '../db/session.js';
-import { liveForeignKeys, liveIdentities, liveViews } from '../inspect/live.js';
+import {
+  liveForeignKeys, liveIdentities, livePolicies, livePublications, liveRules, liveStatistics, liveTriggers, liveViews,
+} from '../inspect/live.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { swapLocks, swapSteps, type LiveForeignKey } from '../plan/swap.js';
 import { watchBlockers, type Blocker } from './blockers.js';
@@ -57,7 +59,14 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
     const foreignKeys = await liveForeignKeys(work, facts.oid);
     const views = await liveViews(work, facts.oid);
     const identities = await liveIdentities(work, facts.oid);
-    await runSteps(work, swapSteps({ facts, foreignKeys, views, identities }));
+    await runSteps(work, swapSteps({
+      facts, foreignKeys, views, identities,
+      triggers: await liveTriggers(work, facts.oid),
+      rules: await liveRules(work, facts.oid),
+      policies: await livePolicies(work, facts.oid),
+      publications: await livePublications(work, facts.oid, run.serverVersion),
+      statistics: await liveStatistics(work, facts.oid),
+    }));
     await work.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET pending_validations = $2 WHERE run_id = $1`, [
       run.runId,
       foreignKeys.filter((f) => f.validated).map((f) => JSON.stringify([quoteQualified(f.table), f.name])),

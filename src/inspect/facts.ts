@@ -13,6 +13,8 @@ export interface ColumnFact {
   /** '' = none, 'a' = GENERATED ALWAYS, 'd' = BY DEFAULT. */
   identity: '' | 'a' | 'd';
   statisticsTarget: number | null;
+  /** attoptions such as n_distinct=-0.5 (LIKE does not copy them). */
+  options: string[];
   comment: string | null;
 }
 
@@ -69,6 +71,16 @@ export interface ViewFact {
   oid: number;
   schema: string;
   name: string;
+  owner: string;
+  /** CREATE OR REPLACE VIEW needs the view's owner. */
+  canActAsOwner: boolean;
+}
+
+export interface PublicationFact {
+  name: string;
+  owner: string;
+  /** ALTER PUBLICATION ... ADD TABLE needs the publication's owner. */
+  canActAsOwner: boolean;
 }
 
 export interface SequenceFact {
@@ -110,6 +122,7 @@ export interface TableFacts {
   incomingForeignKeys: ForeignKeyFact[];
   outgoingForeignKeys: ForeignKeyFact[];
   views: ViewFact[];
+  publications: PublicationFact[];
   ownedSequences: SequenceFact[];
   grants: GrantFact[];
   /** Dependents rpcl cannot yet carry across the swap, described by pg_describe_object. */

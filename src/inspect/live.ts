@@ -6,7 +6,9 @@ import type pg from 'pg';
 import { quoteQualified } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import { helperName } from '../plan/capture.js';
-import type { LiveForeignKey, LiveIdentity, LiveView } from '../plan/swap.js';
+import type {
+  LiveForeignKey, LiveIdentity, LivePolicy, LivePublication, LiveRule, LiveStatistics, LiveTrigger, LiveView,
+} from '../plan/swap.js';
 
 export async function liveForeignKeys(client: pg.Client, oid: number): Promise<LiveForeignKey[]> {
   const { rows } = await client.query(
@@ -65,4 +67,69 @@ export async function liveIdentities(client: pg.Client, oid: number): Promise<Li
     });
   }
   return result;
+}
+
+export async function liveTriggers(client: pg.Client, oid: number): Promise<LiveTrigger[]> {
+  const { rows } = await client.query(
+    `SELECT t.tgname, pg_get_triggerdef(t.oid) AS def, t.tgenabled::text AS enabled, obj_description(t.oid, 'pg_trigger') AS comment
+     FROM pg_trigger t
+     WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'
+     ORDER BY t.tgname`,
+    [oid],
+  );
+  return rows.map((r) => ({ name: r.tgname, definition: r.def, enabled: r.enabled, comment: r.comment }));
+}
+
+export async function liveRules(client: pg.Client, oid: number): Promise<LiveRule[]> {
+  const { rows } = await client.query(
+    `SELECT r.rulename, pg_get_ruledef(r.oid) AS def, r.ev_enabled::text AS enabled, obj_description(r.oid, 'pg_rewrite') AS comment
+     FROM pg_rewrite r WHERE r.ev_class = $1::oid AND r.rulename <> '_RETURN' ORDER BY r.rulename`,
+    [oid],
+  );
+  return rows.map((r) => ({ name: r.rulename, definition: r.def, enabled: r.enabled, comment: r.comment }));
+}
+
+export async function livePolicies(client: pg.Client, oid: number): Promise<LivePolicy[]> {
+  const { rows } = await client.query(
+    `SELECT p.polname, p.polpermissive, p.polcmd::text AS cmd,
+            ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END
+                  FROM unnest(p.polroles) r ORDER BY 1) AS roles,
+            pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS with_check,
+            obj_description(p.oid, 'pg_policy') AS comment
+     FROM pg_policy p WHERE p.polrelid = $1::oid ORDER BY p.polname`,
+    [oid],
+  );
+  return rows.map((r) => ({
+    name: r.polname, permissive: r.polpermissive, command: r.cmd, roles: r.roles, using: r.qual,
+    withCheck: r.with_check, comment: r.comment,
+  }));
+}
+
+/** Publications listing the table, with a column list and a row filter from PostgreSQL 15. */
+export async function livePublications(client: pg.Client, oid: number, serverVersion: number): Promise<LivePublication[]> {
+  const extra = serverVersion >= 150000
+    ? `, pg_get_expr(pr.prqual, pr.prrelid) AS qual,
+         (SELECT array_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(pr.prattrs) WITH ORDINALITY k(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = pr.prrelid AND a.attnum = k.attnum) AS cols`
+    : ', NULL AS qual, NULL AS cols';
+  const { rows } = await client.query(
+    `SELECT p.pubname${extra} FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+     WHERE pr.prrelid = $1::oid ORDER BY p.pubname`,
+    [oid],
+  );
+  return rows.map((r) => ({ name: r.pubname, rowFilter: r.qual, columns: r.cols }));
+}
+
+export async function liveStatistics(client: pg.Client, oid: number): Promise<LiveStatistics[]> {
+  const { rows } = await client.query(
+    `SELECT n.nspname, s.stxname, pg_get_statisticsobjdef(s.oid) AS def, s.stxstattarget::text AS target,
+            obj_description(s.oid, 'pg_statistic_ext') AS comment
+     FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+     WHERE s.stxrelid = $1::oid ORDER BY n.nspname, s.stxname`,
+    [oid],
+  );
+  return rows.map((r) => ({
+    statistics: { schema: r.nspname, name: r.stxname }, definition: r.def,
+    target: r.target === null || r.target === '-1' ? null : Number(r.target), comment: r.comment,
+  }));
 }

@@ -10,6 +10,7 @@ import type {
   GrantFact,
   IndexFact,
   KeyFact,
+  PublicationFact,
   SequenceFact,
   TableFacts,
   ViewFact,
@@ -43,6 +44,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
   const indexes = await readIndexes(client, oid);
   const fks = await readForeignKeys(client, oid);
   const views = await readViews(client, oid);
+  const publications = await readPublications(client, oid);
   const sequences = await readOwnedSequences(client, oid);
   const grants = await readGrants(client, oid);
   const unsupported = await readUnsupportedDependents(client, oid);
@@ -72,6 +74,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
     incomingForeignKeys: fks.filter((f) => f.referencedOid === oid),
     outgoingForeignKeys: fks.filter((f) => f.table.oid === oid),
     views,
+    publications,
     ownedSequences: sequences,
     grants,
     unsupportedDependents: unsupported,
@@ -87,7 +90,7 @@ async function readColumns(client: pg.Client, oid: number): Promise<ColumnFact[]
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN cn.nspname END AS coll_schema,
             CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END AS coll_name,
             a.attnotnull, a.attgenerated::text, a.attidentity::text,
-            nullif(a.attstattarget, -1)::int AS stattarget,
+            nullif(a.attstattarget, -1)::int AS stattarget, coalesce(a.attoptions, '{}') AS options,
             col_description(a.attrelid, a.attnum) AS comment
      FROM pg_attribute a
      JOIN pg_type t ON t.oid = a.atttypid
@@ -106,6 +109,7 @@ async function readColumns(client: pg.Client, oid: number): Promise<ColumnFact[]
     generated: c.attgenerated as ColumnFact['generated'],
     identity: c.attidentity as ColumnFact['identity'],
     statisticsTarget: c.stattarget,
+    options: c.options,
     comment: c.comment,
   }));
 }
@@ -211,7 +215,8 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
 /** Views whose query reads the table directly (views on those views follow by name). */
 async function readViews(client: pg.Client, oid: number): Promise<ViewFact[]> {
   const { rows } = await client.query(
-    `SELECT DISTINCT v.oid::int8 AS oid, n.nspname, v.relname
+    `SELECT DISTINCT v.oid::int8 AS oid, n.nspname, v.relname, pg_get_userbyid(v.relowner) AS owner,
+            pg_has_role(current_user, v.relowner, 'USAGE') AS can_act
      FROM pg_depend d
      JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
      JOIN pg_class v ON v.oid = r.ev_class
@@ -220,7 +225,17 @@ async function readViews(client: pg.Client, oid: number): Promise<ViewFact[]> {
      ORDER BY 1`,
     [oid],
   );
-  return rows.map((v) => ({ oid: Number(v.oid), schema: v.nspname, name: v.relname }));
+  return rows.map((v) => ({ oid: Number(v.oid), schema: v.nspname, name: v.relname, owner: v.owner, canActAsOwner: v.can_act }));
+}
+
+async function readPublications(client: pg.Client, oid: number): Promise<PublicationFact[]> {
+  const { rows } = await client.query(
+    `SELECT p.pubname, pg_get_userbyid(p.pubowner) AS owner, pg_has_role(current_user, p.pubowner, 'USAGE') AS can_act
+     FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid
+     WHERE pr.prrelid = $1::oid ORDER BY 1`,
+    [oid],
+  );
+  return rows.map((p) => ({ name: p.pubname, owner: p.owner, canActAsOwner: p.can_act }));
 }
 
 /** serial-style sequences owned by a column (identity sequences are the column's own). */
@@ -289,10 +304,17 @@ async function readUnsupportedDependents(client: pg.Client, oid: number): Promis
        OR (deps.classid = 'pg_rewrite'::regclass AND EXISTS (
              SELECT 1 FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
              WHERE r.oid = deps.objid AND v.relkind = 'v' AND v.oid <> t.oid AND r.rulename = '_RETURN'))
+       -- the table's own triggers (re-created by the swap), internal ones, and rpcl's capture
        OR (deps.classid = 'pg_trigger'::regclass AND EXISTS (
-             SELECT 1 FROM pg_trigger tg WHERE tg.oid = deps.objid
-               AND (tg.tgisinternal OR tg.tgname LIKE 'rpcl\\_capture\\_%')))
-       OR (deps.classid = 'pg_statistic_ext'::regclass AND false)
+             SELECT 1 FROM pg_trigger tg WHERE tg.oid = deps.objid AND tg.tgrelid = t.oid))
+       -- the table's own rules (re-created by the swap)
+       OR (deps.classid = 'pg_rewrite'::regclass AND EXISTS (
+             SELECT 1 FROM pg_rewrite r WHERE r.oid = deps.objid AND r.ev_class = t.oid AND r.rulename <> '_RETURN'))
+       OR (deps.classid = 'pg_policy'::regclass AND EXISTS (
+             SELECT 1 FROM pg_policy p WHERE p.oid = deps.objid AND p.polrelid = t.oid))
+       OR (deps.classid = 'pg_publication_rel'::regclass)
+       OR (deps.classid = 'pg_statistic_ext'::regclass AND EXISTS (
+             SELECT 1 FROM pg_statistic_ext x WHERE x.oid = deps.objid AND x.stxrelid = t.oid))
      )
      ORDER BY 1`,
     [oid],

@@ -5,6 +5,7 @@
 import { quoteIdent } from '../db/ident.js';
 import type { IndexFact, TableFacts } from '../inspect/facts.js';
 import { helperName, tableRef } from './capture.js';
+import { reloptionItems } from './options.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
 
@@ -46,6 +47,12 @@ export function createCopyTable(facts: TableFacts): Step[] {
       steps.push({
         description: `statistics target of column ${c.name}`,
         sql: `ALTER TABLE ${copy} ALTER COLUMN ${quoteIdent(c.name)} SET STATISTICS ${Math.trunc(c.statisticsTarget)}`,
+      });
+    }
+    if (c.options.length > 0) {
+      steps.push({
+        description: `attribute options of column ${c.name}`,
+        sql: `ALTER TABLE ${copy} ALTER COLUMN ${quoteIdent(c.name)} SET (${reloptionItems(c.options).join(', ')})`,
       });
     }
   }

@@ -56,6 +56,18 @@ export function refusalReason(facts: TableFacts, perms: Permissions): string | n
       return `its index ${index.name} has a definition rpcl cannot rebuild (${index.definition})`;
     }
   }
+  for (const v of facts.views) {
+    if (!v.canActAsOwner) {
+      return `view ${displayIdent(v.schema)}.${displayIdent(v.name)} reads it and is owned by ${displayIdent(v.owner)}: ` +
+        `the swap re-points it with CREATE OR REPLACE VIEW, which needs that owner; connect as ${displayIdent(v.owner)} or a member of it`;
+    }
+  }
+  for (const p of facts.publications) {
+    if (!p.canActAsOwner) {
+      return `it is in publication ${displayIdent(p.name)}, owned by ${displayIdent(p.owner)}: the swap adds the new table to it, ` +
+        `which needs that owner; connect as ${displayIdent(p.owner)} or a member of it`;
+    }
+  }
   if (facts.unsupportedDependents.length > 0) {
     return (
       `these depend on it and cannot be carried across the swap yet: ${facts.unsupportedDependents.join('; ')}. ` +

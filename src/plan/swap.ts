@@ -13,7 +13,10 @@ import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '..
 import type { TableFacts } from '../inspect/facts.js';
 import { dropCaptureTriggers, helperName, tableRef } from './capture.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
+import { reloptionItems } from './options.js';
 import type { LockLevel, Step } from './step.js';
+
+export { reloptionItems };
 
 export interface LiveForeignKey {
   name: string;
@@ -42,25 +45,106 @@ export interface LiveIdentity {
   isCalled: boolean;
 }
 
+export interface LiveTrigger {
+  name: string;
+  /** pg_get_triggerdef, naming the table: re-read after the rename it means the new one. */
+  definition: string;
+  /** tgenabled: O origin (the default), D disabled, R replica, A always. */
+  enabled: string;
+  comment: string | null;
+}
+
+export interface LiveRule {
+  name: string;
+  definition: string;
+  /** ev_enabled, as tgenabled. */
+  enabled: string;
+  comment: string | null;
+}
+
+export interface LivePolicy {
+  name: string;
+  permissive: boolean;
+  /** r SELECT, a INSERT, w UPDATE, d DELETE, * ALL */
+  command: string;
+  /** Quoted role names, or PUBLIC. */
+  roles: string[];
+  using: string | null;
+  withCheck: string | null;
+  comment: string | null;
+}
+
+export interface LivePublication {
+  name: string;
+  rowFilter: string | null;
+  /** Quoted column names of a column list, or null for all columns. */
+  columns: string[] | null;
+}
+
+export interface LiveStatistics {
+  statistics: QualifiedName;
+  definition: string;
+  target: number | null;
+  comment: string | null;
+}
+
 export interface SwapInputs {
   facts: TableFacts;
   foreignKeys: LiveForeignKey[];
   views: LiveView[];
   identities: LiveIdentity[];
+  triggers?: LiveTrigger[];
+  rules?: LiveRule[];
+  policies?: LivePolicy[];
+  publications?: LivePublication[];
+  statistics?: LiveStatistics[];
+}
+
+const ENABLE: Record<string, string | null> = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
+const POLICY_COMMAND: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
+
+/** Triggers, rules, policies, publication membership and extended statistics of the new table. */
+export function attachmentSteps(input: SwapInputs): Step[] {
+  const table = tableRef(input.facts);
+  const steps: Step[] = [];
+  const add = (description: string, sql: string) => steps.push({ description, sql });
+  for (const st of input.statistics ?? []) {
+    // Statistics objects live in their own schema: the old table's must make way for the name.
+    add(`extended statistics ${st.statistics.name} move to the new table`, `DROP STATISTICS ${quoteQualified(st.statistics)}`);
+    add(`extended statistics ${st.statistics.name}`, st.definition);
+    if (st.target !== null) add(`statistics target of ${st.statistics.name}`, `ALTER STATISTICS ${quoteQualified(st.statistics)} SET STATISTICS ${st.target}`);
+    if (st.comment !== null) add(`comment on ${st.statistics.name}`, `COMMENT ON STATISTICS ${quoteQualified(st.statistics)} IS ${quoteLiteral(st.comment)}`);
+  }
+  for (const t of input.triggers ?? []) {
+    add(`trigger ${t.name}`, t.definition);
+    const state = ENABLE[t.enabled];
+    if (state) add(`trigger ${t.name} stays ${state.toLowerCase()}d`, `ALTER TABLE ${table} ${state} TRIGGER ${quoteIdent(t.name)}`);
+    if (t.comment !== null) add(`comment on trigger ${t.name}`, `COMMENT ON TRIGGER ${quoteIdent(t.name)} ON ${table} IS ${quoteLiteral(t.comment)}`);
+  }
+  for (const r of input.rules ?? []) {
+    add(`rule ${r.name}`, r.definition.trim().replace(/;$/, ''));
+    const state = ENABLE[r.enabled];
+    if (state) add(`rule ${r.name} stays ${state.toLowerCase()}d`, `ALTER TABLE ${table} ${state} RULE ${quoteIdent(r.name)}`);
+    if (r.comment !== null) add(`comment on rule ${r.name}`, `COMMENT ON RULE ${quoteIdent(r.name)} ON ${table} IS ${quoteLiteral(r.comment)}`);
+  }
+  for (const p of input.policies ?? []) {
+    const using = p.using !== null ? ` USING (${p.using})` : '';
+    const check = p.withCheck !== null ? ` WITH CHECK (${p.withCheck})` : '';
+    add(`policy ${p.name}`,
+      `CREATE POLICY ${quoteIdent(p.name)} ON ${table} AS ${p.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} ` +
+        `FOR ${POLICY_COMMAND[p.command] ?? 'ALL'} TO ${p.roles.join(', ')}${using}${check}`);
+    if (p.comment !== null) add(`comment on policy ${p.name}`, `COMMENT ON POLICY ${quoteIdent(p.name)} ON ${table} IS ${quoteLiteral(p.comment)}`);
+  }
+  for (const pub of input.publications ?? []) {
+    const cols = pub.columns ? ` (${pub.columns.join(', ')})` : '';
+    const where = pub.rowFilter !== null ? ` WHERE (${pub.rowFilter})` : '';
+    add(`publication ${pub.name}`, `ALTER PUBLICATION ${quoteIdent(pub.name)} ADD TABLE ${table}${cols}${where}`);
+  }
+  return steps;
 }
 
 export function withoutNotValid(definition: string): string {
   return definition.replace(/ NOT VALID$/, '');
-}
-
-/** Parses `name=value` reloptions into `name = 'value'` items. */
-export function reloptionItems(options: string[], prefix = ''): string[] {
-  return options.map((o) => {
-    const eq = o.indexOf('=');
-    const name = eq < 0 ? o : o.slice(0, eq);
-    const value = eq < 0 ? 'true' : o.slice(eq + 1);
-    return `${prefix}${quoteIdent(name)} = ${quoteLiteral(value)}`;
-  });
 }
 
 /**
@@ -175,6 +259,7 @@ export function swapSteps(input: SwapInputs): Step[] {
   if (facts.forceRowSecurity) add('forced row level security', `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
   const clustered = facts.indexes.find((i) => i.isClustered);
   if (clustered) add('cluster mark', `ALTER TABLE ${table} CLUSTER ON ${quoteIdent(clustered.name)}`);
+  steps.push(...attachmentSteps(input));
   return steps;
 }
 

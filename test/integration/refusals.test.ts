@@ -55,8 +55,10 @@ describe('refusals', () => {
   it('an inheritance parent', () => refused('public.inh_parent', /refused: it is an inheritance parent of inh_child/));
   it('an inheritance child', () => refused('public.inh_child', /refused: it inherits from inh_parent/));
   it('a system catalog', () => refused('pg_catalog.pg_class', /refused: it is a system catalog/));
-  it('a dependent rpcl cannot carry across the swap yet, named', () =>
-    refused('public.with_trigger', /refused: these depend on it and cannot be carried across the swap yet: trigger audit_it on table with_trigger/));
+  it('a materialized view reading it, named', () =>
+    refused('public.with_matview', /refused: these depend on it and cannot be carried across the swap yet: rule _RETURN on materialized view mv_on_it/));
+  it('a column of another table typed with its row type, named', () =>
+    refused('public.with_rowtype_user', /refused: these depend on it and cannot be carried across the swap yet: column r of table holds_rows/));
   it('a table that does not exist', () =>
     refused('public."Nope"', /refused: table public\."Nope" does not exist: check the tables list/));
 

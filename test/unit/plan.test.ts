@@ -8,7 +8,7 @@ import { createBatchTable, deleteTouchedRows, insertTouchedRows, takeLogBatch } 
 import { reloptionItems, swapSteps, withoutNotValid } from '../../src/plan/swap.js';
 
 const col = (name: string, type: string, extra: Partial<ColumnFact> = {}): ColumnFact => ({
-  name, attnum: 0, type, collation: null, notNull: true, generated: '', identity: '', statisticsTarget: null, comment: null, ...extra,
+  name, attnum: 0, type, collation: null, notNull: true, generated: '', identity: '', statisticsTarget: null, options: [], comment: null, ...extra,
 });
 
 const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact => ({
@@ -32,7 +32,7 @@ function facts(extra: Partial<TableFacts> = {}): TableFacts {
       index('pk', { constraint: { name: 'pk', type: 'p', definition: 'PRIMARY KEY ("order", "Line No")', comment: null, deferrable: false, deferred: false }, unique: true, definitionTail: ' USING btree ("order", "Line No")' }),
       index('note idx', { definitionTail: ' USING btree (note) WHERE (note IS NOT NULL)' }),
     ],
-    incomingForeignKeys: [], outgoingForeignKeys: [], views: [], ownedSequences: [], grants: [],
+    incomingForeignKeys: [], outgoingForeignKeys: [], views: [], publications: [], ownedSequences: [], grants: [],
     unsupportedDependents: [], estimatedRows: 10, totalBytes: 8192, fingerprint: 'x',
     ...extra,
   };

@@ -18,6 +18,7 @@ import {
   liveRunLocks,
 } from '../inspect/helper-schema.js';
 import { HELPER_SCHEMA, HELPER_SCHEMA_MARKER, HELPER_SCHEMA_VERSION } from '../plan/names.js';
+import { describeRecovery, recoverDeadRuns } from './recovery.js';
 import type { Logger } from '../report/logger.js';
 
 const sqlDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
@@ -130,6 +131,17 @@ export async function dropHelperSchema(
     );
   }
 
+  // Dead and prepared runs first, through the same recovery as abort_repack: a run that died
+  // after its swap is completed (its foreign keys validated), not just dropped, and the log
+  // says which run was which.
+  try {
+    for (const r of await recoverDeadRuns(client, { lockTimeoutMs: opts.lockTimeoutMs, attempts: opts.attempts ?? 5, includePrepared: true })) {
+      log.info(describeRecovery(r));
+    }
+  } catch (err) {
+    // Whatever recovery could not sort out, the generic removal below still takes away.
+    log.warning(`could not recover every run before dropping: ${(err as Error).message}`);
+  }
   const removed: string[] = [];
   for (const t of await captureTriggers(client, state.oid)) {
     const table = quoteQualified({ schema: t.schema, name: t.table });

@@ -32,6 +32,26 @@ const points: [string, RegExp, boolean][] = [
   ['after-swap', /swap attempt 1\/5 succeeded/, true],
 ];
 
+describe('drop_schema after a crash', () => {
+  it('says which run it cleaned up, and removes everything of rpcl', async () => {
+    await loadSeed(sql, 5000);
+    const oid = await tableOid(sql, 'table_for_repack');
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [`tables = ["public.table_for_repack"]`, 'lock_timeout = "1s"']));
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:60000' } });
+    await run.waitFor(/phase replay/);
+    run.kill('SIGKILL');
+    await run.done;
+    const drop = await runCli(['drop_schema', '--debug'], { home });
+    expect(drop.stderr).toMatch(/cleaned up a run that died before its swap on public\.table_for_repack; the table is as it was/);
+    expect(drop.code).toBe(0);
+    expect(await tableOid(sql, 'table_for_repack')).toBe(oid);
+    const left = await sql.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'rpcl'`);
+    expect(left.rows[0].n).toBe(0);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+});
+
 describe('SIGKILL at each phase', () => {
   for (const [point, reached, swapped] of points) {
     for (const next of ['abort_repack', 'repack_tables'] as const) {

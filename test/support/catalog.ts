@@ -90,7 +90,7 @@ export async function schemaDump(db: TestDatabase): Promise<string | null> {
   return new Promise((resolve, reject) => {
     execFile(
       bin,
-      ['--schema-only', '--no-tablespaces', '-N', 'rpcl', '-h', db.host, '-p', String(db.port), '-U', db.user, db.database],
+      ['--schema-only', '-N', 'rpcl', '-h', db.host, '-p', String(db.port), '-U', db.user, db.database],
       { env: { ...process.env, PGPASSWORD: db.password }, maxBuffer: 64 * 1024 * 1024 },
       // pg_dump 15.14+ frames its output with a random \restrict key: the only text that must differ.
       (err, stdout, stderr) =>

@@ -12,7 +12,7 @@ import { defaultEngineOptions } from '../execute/context.js';
 import { swapStatementTimeoutMs } from '../execute/swap.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
 import {
-  liveForeignKeys, livePolicies, livePublications, liveRules, liveStatistics, liveTriggers, liveViews,
+  liveForeignKeys, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
 } from '../inspect/live.js';
 import { describeMissing, selectTables } from '../inspect/select.js';
 import { inspectTable } from '../inspect/table.js';
@@ -76,6 +76,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
         rules: await liveRules(client, facts.oid),
         policies: await livePolicies(client, facts.oid),
         publications: await livePublications(client, facts.oid, version),
+        matviews: await liveMatviews(client, facts.oid),
         statistics: await liveStatistics(client, facts.oid),
       })],
     swapBudget,

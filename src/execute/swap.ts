@@ -11,7 +11,7 @@ import { quoteIdent, quoteQualified } from '../db/ident.js';
 import { isLockFailure } from '../db/retry.js';
 import { setLocalTimeouts } from '../db/session.js';
 import {
-  liveForeignKeys, liveIdentities, livePolicies, livePublications, liveRules, liveStatistics, liveTriggers, liveViews,
+  liveForeignKeys, liveIdentities, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
 } from '../inspect/live.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { swapLocks, swapSteps, type LiveForeignKey } from '../plan/swap.js';
@@ -65,6 +65,7 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
       rules: await liveRules(work, facts.oid),
       policies: await livePolicies(work, facts.oid),
       publications: await livePublications(work, facts.oid, run.serverVersion),
+      matviews: await liveMatviews(work, facts.oid),
       statistics: await liveStatistics(work, facts.oid),
     }));
     await work.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET pending_validations = $2 WHERE run_id = $1`, [

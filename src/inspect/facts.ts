@@ -72,8 +72,11 @@ export interface ViewFact {
   schema: string;
   name: string;
   owner: string;
-  /** CREATE OR REPLACE VIEW needs the view's owner. */
+  /** CREATE OR REPLACE VIEW (or re-creating a materialized view) needs the view's owner. */
   canActAsOwner: boolean;
+  materialized: boolean;
+  /** For a materialized view: what depends on it (it gets a new OID at the swap). */
+  dependents: string[];
 }
 
 export interface PublicationFact {

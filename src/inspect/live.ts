@@ -7,7 +7,7 @@ import { quoteQualified } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import { helperName } from '../plan/capture.js';
 import type {
-  LiveForeignKey, LiveIdentity, LivePolicy, LivePublication, LiveRule, LiveStatistics, LiveTrigger, LiveView,
+  LiveForeignKey, LiveIdentity, LiveMatview, LivePolicy, LivePublication, LiveRule, LiveStatistics, LiveTrigger, LiveView,
 } from '../plan/swap.js';
 
 export async function liveForeignKeys(client: pg.Client, oid: number): Promise<LiveForeignKey[]> {
@@ -132,4 +132,51 @@ export async function liveStatistics(client: pg.Client, oid: number): Promise<Li
     statistics: { schema: r.nspname, name: r.stxname }, definition: r.def,
     target: r.target === null || r.target === '-1' ? null : Number(r.target), comment: r.comment,
   }));
+}
+
+/** Materialized views reading the table, with everything needed to re-create them as they are. */
+export async function liveMatviews(client: pg.Client, oid: number): Promise<LiveMatview[]> {
+  const { rows } = await client.query(
+    `SELECT DISTINCT m.oid::int8 AS oid, n.nspname, m.relname, pg_get_viewdef(m.oid) AS def, coalesce(m.reloptions, '{}') AS options,
+            ts.spcname, m.relispopulated, pg_get_userbyid(m.relowner) AS owner, obj_description(m.oid, 'pg_class') AS comment
+     FROM pg_depend d
+     JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+     JOIN pg_class m ON m.oid = r.ev_class AND m.relkind = 'm'
+     JOIN pg_namespace n ON n.oid = m.relnamespace
+     LEFT JOIN pg_tablespace ts ON ts.oid = m.reltablespace
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid
+     ORDER BY 1`,
+    [oid],
+  );
+  const result: LiveMatview[] = [];
+  for (const m of rows) {
+    const grants = await client.query(
+      `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END AS grantee, x.privilege_type, x.is_grantable,
+              NULL::text AS col
+       FROM pg_class c, aclexplode(c.relacl) x WHERE c.oid = $1::oid AND x.grantee <> c.relowner
+       UNION ALL
+       SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END, x.privilege_type, x.is_grantable, a.attname::text
+       FROM pg_attribute a, aclexplode(a.attacl) x WHERE a.attrelid = $1::oid AND a.attnum > 0`,
+      [m.oid],
+    );
+    const comments = await client.query(
+      `SELECT a.attname AS col, col_description(a.attrelid, a.attnum) AS comment FROM pg_attribute a
+       WHERE a.attrelid = $1::oid AND a.attnum > 0 AND col_description(a.attrelid, a.attnum) IS NOT NULL ORDER BY a.attnum`,
+      [m.oid],
+    );
+    const indexes = await client.query(
+      `SELECT ic.relname, pg_get_indexdef(i.indexrelid) AS def, ts.spcname, obj_description(ic.oid, 'pg_class') AS comment, i.indisclustered
+       FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
+       WHERE i.indrelid = $1::oid ORDER BY ic.relname`,
+      [m.oid],
+    );
+    result.push({
+      view: { schema: m.nspname, name: m.relname }, definition: m.def, options: m.options, tablespace: m.spcname,
+      populated: m.relispopulated, owner: m.owner, comment: m.comment,
+      grants: grants.rows.map((g) => ({ grantee: g.grantee, privilege: g.privilege_type, grantable: g.is_grantable, column: g.col })),
+      columnComments: comments.rows.map((c) => ({ column: c.col, comment: c.comment })),
+      indexes: indexes.rows.map((i) => ({ name: i.relname, definition: i.def, tablespace: i.spcname, comment: i.comment, clustered: i.indisclustered })),
+    });
+  }
+  return result;
 }

@@ -212,20 +212,30 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
   }));
 }
 
-/** Views whose query reads the table directly (views on those views follow by name). */
+/**
+ * Views and materialized views whose query reads the table directly. Views on those views
+ * follow by name (a view is replaced in place); what depends on a materialized view does not
+ * (it is re-created), so that is listed.
+ */
 async function readViews(client: pg.Client, oid: number): Promise<ViewFact[]> {
   const { rows } = await client.query(
     `SELECT DISTINCT v.oid::int8 AS oid, n.nspname, v.relname, pg_get_userbyid(v.relowner) AS owner,
-            pg_has_role(current_user, v.relowner, 'USAGE') AS can_act
+            pg_has_role(current_user, v.relowner, 'USAGE') AS can_act, v.relkind = 'm' AS materialized,
+            ARRAY(SELECT DISTINCT pg_describe_object(d2.classid, d2.objid, d2.objsubid)
+                  FROM pg_depend d2 JOIN pg_rewrite r2 ON d2.classid = 'pg_rewrite'::regclass AND r2.oid = d2.objid
+                  WHERE v.relkind = 'm' AND d2.refclassid = 'pg_class'::regclass AND d2.refobjid = v.oid AND r2.ev_class <> v.oid) AS mv_dependents
      FROM pg_depend d
      JOIN pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
      JOIN pg_class v ON v.oid = r.ev_class
      JOIN pg_namespace n ON n.oid = v.relnamespace
-     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid AND v.relkind = 'v'
+     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid AND v.relkind IN ('v', 'm')
      ORDER BY 1`,
     [oid],
   );
-  return rows.map((v) => ({ oid: Number(v.oid), schema: v.nspname, name: v.relname, owner: v.owner, canActAsOwner: v.can_act }));
+  return rows.map((v) => ({
+    oid: Number(v.oid), schema: v.nspname, name: v.relname, owner: v.owner, canActAsOwner: v.can_act,
+    materialized: v.materialized, dependents: v.mv_dependents,
+  }));
 }
 
 async function readPublications(client: pg.Client, oid: number): Promise<PublicationFact[]> {
@@ -303,7 +313,7 @@ async function readUnsupportedDependents(client: pg.Client, oid: number): Promis
              SELECT 1 FROM pg_constraint c WHERE c.oid = deps.objid AND (c.conrelid = t.oid OR c.contype = 'f')))
        OR (deps.classid = 'pg_rewrite'::regclass AND EXISTS (
              SELECT 1 FROM pg_rewrite r JOIN pg_class v ON v.oid = r.ev_class
-             WHERE r.oid = deps.objid AND v.relkind = 'v' AND v.oid <> t.oid AND r.rulename = '_RETURN'))
+             WHERE r.oid = deps.objid AND v.relkind IN ('v', 'm') AND v.oid <> t.oid AND r.rulename = '_RETURN'))
        -- the table's own triggers (re-created by the swap), internal ones, and rpcl's capture
        OR (deps.classid = 'pg_trigger'::regclass AND EXISTS (
              SELECT 1 FROM pg_trigger tg WHERE tg.oid = deps.objid AND tg.tgrelid = t.oid))

@@ -57,6 +57,10 @@ export function refusalReason(facts: TableFacts, perms: Permissions): string | n
     }
   }
   for (const v of facts.views) {
+    if (v.materialized && v.dependents.length > 0) {
+      return `materialized view ${displayIdent(v.schema)}.${displayIdent(v.name)} reads it and is re-created by the swap, ` +
+        `but these depend on it: ${v.dependents.join('; ')}. Drop them around the repack`;
+    }
     if (!v.canActAsOwner) {
       return `view ${displayIdent(v.schema)}.${displayIdent(v.name)} reads it and is owned by ${displayIdent(v.owner)}: ` +
         `the swap re-points it with CREATE OR REPLACE VIEW, which needs that owner; connect as ${displayIdent(v.owner)} or a member of it`;

@@ -45,6 +45,21 @@ export interface LiveIdentity {
   isCalled: boolean;
 }
 
+export interface LiveMatview {
+  view: QualifiedName;
+  /** pg_get_viewdef read in the swap transaction. */
+  definition: string;
+  options: string[];
+  tablespace: string | null;
+  populated: boolean;
+  owner: string;
+  grants: { grantee: string | null; privilege: string; grantable: boolean; column: string | null }[];
+  comment: string | null;
+  columnComments: { column: string; comment: string }[];
+  /** pg_get_indexdef of each index, with its tablespace, comment and cluster mark. */
+  indexes: { name: string; definition: string; tablespace: string | null; comment: string | null; clustered: boolean }[];
+}
+
 export interface LiveTrigger {
   name: string;
   /** pg_get_triggerdef, naming the table: re-read after the rename it means the new one. */
@@ -98,10 +113,41 @@ export interface SwapInputs {
   policies?: LivePolicy[];
   publications?: LivePublication[];
   statistics?: LiveStatistics[];
+  matviews?: LiveMatview[];
 }
 
 const ENABLE: Record<string, string | null> = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
 const POLICY_COMMAND: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
+
+function grantSql(g: LiveMatview['grants'][number], on: string): string {
+  const cols = g.column === null ? '' : ` (${quoteIdent(g.column)})`;
+  const grantee = g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee);
+  return `GRANT ${g.privilege}${cols} ON ${on} TO ${grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`;
+}
+
+export function matviewSteps(mv: LiveMatview): Step[] {
+  const name = quoteQualified(mv.view);
+  const steps: Step[] = [];
+  const add = (description: string, sql: string, params?: unknown[]) => steps.push({ description, sql, params });
+  const options = mv.options.length > 0 ? ` WITH (${reloptionItems(mv.options).join(', ')})` : '';
+  const space = mv.tablespace ? ` TABLESPACE ${quoteIdent(mv.tablespace)}` : '';
+  add(`materialized view ${mv.view.name}`,
+    `CREATE MATERIALIZED VIEW ${name}${options}${space} AS ${mv.definition.trim().replace(/;$/, '')} WITH ${mv.populated ? '' : 'NO '}DATA`);
+  add(`owner of ${mv.view.name}`, `ALTER MATERIALIZED VIEW ${name} OWNER TO ${quoteIdent(mv.owner)}`);
+  for (const i of mv.indexes) {
+    add(`index ${i.name} tablespace`, `SELECT set_config('default_tablespace', $1, true)`, [i.tablespace ?? '']);
+    add(`index ${i.name} of ${mv.view.name}`, i.definition);
+    if (i.comment !== null) add(`comment on index ${i.name}`, `COMMENT ON INDEX ${quoteQualified({ schema: mv.view.schema, name: i.name })} IS ${quoteLiteral(i.comment)}`);
+    if (i.clustered) add(`cluster mark of ${mv.view.name}`, `ALTER MATERIALIZED VIEW ${name} CLUSTER ON ${quoteIdent(i.name)}`);
+  }
+  if (mv.indexes.length > 0) add('default tablespace back', `SELECT set_config('default_tablespace', '', true)`);
+  for (const g of mv.grants) add(`grant ${g.privilege} on ${mv.view.name}`, grantSql(g, name));
+  if (mv.comment !== null) add(`comment on ${mv.view.name}`, `COMMENT ON MATERIALIZED VIEW ${name} IS ${quoteLiteral(mv.comment)}`);
+  for (const c of mv.columnComments) {
+    add(`comment on ${mv.view.name}.${c.column}`, `COMMENT ON COLUMN ${name}.${quoteIdent(c.column)} IS ${quoteLiteral(c.comment)}`);
+  }
+  return steps;
+}
 
 /** Triggers, rules, policies, publication membership and extended statistics of the new table. */
 export function attachmentSteps(input: SwapInputs): Step[] {
@@ -181,6 +227,11 @@ export function swapSteps(input: SwapInputs): Step[] {
   const steps: Step[] = [];
   const add = (description: string, sql: string) => steps.push({ description, sql });
 
+  // A materialized view cannot be re-pointed in place: it is re-created, populated inside this
+  // transaction, so readers never see it missing or empty.
+  for (const mv of input.matviews ?? []) {
+    add(`drop materialized view ${mv.view.name} (re-created on the new table)`, `DROP MATERIALIZED VIEW ${quoteQualified(mv.view)}`);
+  }
   for (const fk of input.foreignKeys.filter((f) => !f.onRepackedTable)) {
     add(`drop foreign key ${fk.name} on ${fk.table.name} (re-created on the new table)`,
       `ALTER TABLE ${quoteQualified(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
@@ -234,11 +285,8 @@ export function swapSteps(input: SwapInputs): Step[] {
     add(`view ${v.view.name} reads the new table`,
       `CREATE OR REPLACE VIEW ${quoteQualified(v.view)}${options} AS ${v.definition.trim().replace(/;$/, '')}`);
   }
-  for (const g of facts.grants) {
-    const cols = g.column === null ? '' : ` (${quoteIdent(g.column)})`;
-    const grantee = g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee);
-    add(`grant ${g.privilege}`, `GRANT ${g.privilege}${cols} ON ${table} TO ${grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
-  }
+  for (const mv of input.matviews ?? []) steps.push(...matviewSteps(mv));
+  for (const g of facts.grants) add(`grant ${g.privilege}`, grantSql(g, table));
   if (facts.comment !== null) add('table comment', `COMMENT ON TABLE ${table} IS ${quoteLiteral(facts.comment)}`);
   for (const index of facts.indexes) {
     if (index.comment !== null && index.constraint === null) {

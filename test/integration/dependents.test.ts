@@ -25,6 +25,7 @@ const fixtures: [string, string][] = [
   ['rls', 'public.target'],
   ['storage', 'public.target'],
   ['tablespaces', 'public.target'],
+  ['matviews', 'public.target'],
   ['everything', '"Big ""Shop""".target'],
 ];
 

@@ -157,9 +157,10 @@ const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const ms = (n: number) => `${n.toFixed(1)}`;
 
 function print(results: Result[]): void {
-  const header = ['tool', 'rows', 'writers', 'wall s', 'p50 ms', 'p99 ms', 'worst ms', 'w/s before', 'w/s during', 'during/before', 'size before', 'size after', 'equal', 'WAL', 'oldest snap s', 'peak log'];
+  const header = ['tool', 'rows', 'writers', 'wall s', 'p50 ms', 'p99 ms', 'worst ms', 'worst before ms', 'w/s before', 'w/s during', 'during/before', 'size before', 'size after', 'equal', 'WAL', 'oldest snap s', 'peak log'];
   const lines = results.map((r) => [
     r.tool, String(r.rows), String(r.writers), r.wallSeconds.toFixed(1), ms(r.during.p50), ms(r.during.p99), ms(r.during.worst),
+    ms(r.before.worst),
     r.before.perSecond.toFixed(0), r.during.perSecond.toFixed(0), `${((100 * r.during.perSecond) / Math.max(1, r.before.perSecond)).toFixed(0)}%`,
     mb(r.sizeBefore), mb(r.sizeAfter), r.dataEqual ? 'yes' : 'NO', mb(r.walBytes),
     r.oldestSnapshotSeconds === undefined ? '-' : r.oldestSnapshotSeconds.toFixed(1), r.peakLogBytes === undefined ? '-' : mb(r.peakLogBytes),

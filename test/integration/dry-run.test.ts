@@ -1,22 +1,19 @@
 /** `repack_tables --dry-run` prints the plan with locks and timeouts and changes nothing. */
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { connectionConfig, loadSeed } from '../support/seed.js';
 import { checksum } from '../support/workload.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('dryrun');
-  sql = await db.client();
-  await loadSeed(sql, 5000);
-  await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; CREATE TABLE public.no_key (a int)`);
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('dryrun', async (d, s) => {
+  db = d;
+  sql = s;
+  await loadSeed(s, 5000);
+  await s.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; CREATE TABLE public.no_key (a int)`);
 });
 
 async function catalog(): Promise<string> {

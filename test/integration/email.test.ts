@@ -4,23 +4,20 @@
  * for a success and for a failure. A mail that cannot be sent changes nothing of the outcome.
  */
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/embedded/server.js';
 import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { connectionConfig, loadSeed, sessionAs } from '../support/seed.js';
 import { startSmtp } from '../support/smtp.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('email');
-  sql = await db.client();
-  await loadSeed(sql, 5000);
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('email', async (d, s) => {
+  db = d;
+  sql = s;
+  await loadSeed(s, 5000);
 });
 
 function config(port: number, ssl: string, extra: string[] = [], auth = ''): string {

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { makeHome, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
 import { checksum, SeedWorkload } from '../support/workload.js';
@@ -15,12 +15,9 @@ import { checksum, SeedWorkload } from '../support/workload.js';
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('prepare');
-  sql = await db.client();
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('prepare', async (d, s) => {
+  db = d;
+  sql = s;
 });
 beforeEach(async () => {
   await loadSeed(sql, 10000);

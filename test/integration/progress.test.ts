@@ -2,21 +2,18 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, projectRoot, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { connectionConfig, loadSeed } from '../support/seed.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('progress');
-  sql = await db.client();
-  await loadSeed(sql, 20000);
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('progress', async (d, s) => {
+  db = d;
+  sql = s;
+  await loadSeed(s, 20000);
 });
 
 /** Runs rpcl under a pseudo-terminal (util-linux `script`). */

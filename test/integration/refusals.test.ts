@@ -6,22 +6,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, projectRoot, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, tableOid } from '../support/seed.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('refuse');
-  sql = await db.client();
-  await sql.query(readFileSync(join(projectRoot, 'test', 'fixtures', 'refusals.sql'), 'utf8'));
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('refuse', async (d, s) => {
+  db = d;
+  sql = s;
+  await s.query(readFileSync(join(projectRoot, 'test', 'fixtures', 'refusals.sql'), 'utf8'));
 });
 
 async function relfilenodes(): Promise<string> {

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, projectRoot, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { KeyedWorkload, keyFixtures, tableChecksum } from '../support/keyed-workload.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, sessionAs, tableOid } from '../support/seed.js';
@@ -16,12 +16,9 @@ import { connectionConfig, sessionAs, tableOid } from '../support/seed.js';
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('keys');
-  sql = await db.client();
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('keys', async (d, s) => {
+  db = d;
+  sql = s;
 });
 
 async function definitions(table: string): Promise<string[]> {

@@ -6,9 +6,9 @@
  * exactly the blocking session; a change of the table's definition ends the run cleanly.
  */
 import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { makeHome, spawnCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { Probe } from '../support/probe.js';
 import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
@@ -18,12 +18,9 @@ let db: TestDatabase;
 let sql: pg.Client;
 const LOCK_TIMEOUT_MS = 300;
 
-beforeAll(async () => {
-  db = await createTestDatabase('locks');
-  sql = await db.client();
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('locks', async (d, s) => {
+  db = d;
+  sql = s;
 });
 beforeEach(async () => {
   await loadSeed(sql, 10000);

@@ -4,9 +4,9 @@
  * left behind, and the result as compact as VACUUM FULL makes it.
  */
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
 import { checksum, SeedWorkload } from '../support/workload.js';
@@ -14,12 +14,9 @@ import { checksum, SeedWorkload } from '../support/workload.js';
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('seed');
-  sql = await db.client();
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('seed', async (d, s) => {
+  db = d;
+  sql = s;
 });
 
 const freshSeed = (rows: number) => loadSeed(sql, rows);

@@ -6,20 +6,17 @@
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, runCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { freePort } from '../../src/embedded/server.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('schema');
-  sql = await db.client();
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('schema', async (d, s) => {
+  db = d;
+  sql = s;
 });
 
 function config(overrides: { password?: string; port?: number; host?: string } = {}): string {

@@ -1,20 +1,17 @@
 /** `status` from another terminal: a live run's phase and progress, a dead run, a finished one. */
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { connectionConfig, loadSeed } from '../support/seed.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
 
-beforeAll(async () => {
-  db = await createTestDatabase('status');
-  sql = await db.client();
-  await loadSeed(sql, 10000);
-});
-afterAll(async () => {
-  await db.drop();
+useTestDatabase('status', async (d, s) => {
+  db = d;
+  sql = s;
+  await loadSeed(s, 10000);
 });
 
 describe('status', () => {

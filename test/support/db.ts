@@ -1,7 +1,7 @@
 /** Per-file databases on the shared test server, and admin sessions on them. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 export interface TestDatabase {
   host: string;
@@ -49,4 +49,19 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
       await a.end();
     },
   };
+}
+
+/**
+ * The usual file setup: a database of its own for the test file and an admin session on it,
+ * handed over through `use` before the tests run; dropped after them.
+ */
+export function useTestDatabase(prefix: string, use: (db: TestDatabase, sql: pg.Client) => void | Promise<void>): void {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(prefix);
+    await use(db, await db.client());
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
 }

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ExitCode, RpclError } from '../errors.js';
 import { syncPrepared } from '../execute/sync.js';
-import { logEvent, } from '../report/log-events.js';
+import { logEvent } from '../report/log-events.js';
 import { logFileName } from '../report/logger.js';
 import { isProcessAlive, pidFilePath, readPid } from './pidfile.js';
 import type { Runtime } from './runtime.js';

@@ -10,6 +10,7 @@ import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
 import { formatBytes, logEvent } from '../report/log-events.js';
 import { terminalProgress } from '../report/progress.js';
+import { onStopSignals } from './long-run.js';
 import type { Runtime } from './runtime.js';
 
 /** repack: swap included; prepare: stop before the swap and keep the copies in sync. */
@@ -17,15 +18,7 @@ export async function repackTables(
   rt: Runtime,
   mode: 'repack' | 'prepare' = 'repack',
 ): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
-  let stop = false;
-  const onSignal = (signal: string) => {
-    rt.log.warning(`${signal} received: stopping after the current step; the table being worked on is left as it was`);
-    stop = true;
-  };
-  const sigint = () => onSignal('SIGINT');
-  const sigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', sigint);
-  process.on('SIGTERM', sigterm);
+  const stop = onStopSignals(rt);
   const outcomes: TableOutcome[] = [];
   // Bars on a terminal, unless the log itself is printed there (--debug, log_dest = "console").
   const progress = process.stderr.isTTY && !rt.logsToConsole ? terminalProgress() : undefined;
@@ -35,7 +28,7 @@ export async function repackTables(
   };
   try {
     for (const conn of rt.connections) {
-      if (stop) break;
+      if (stop.stopped()) break;
       const log = rt.log.child({ connection: conn.name });
       const client = await connect(conn, { home: rt.home, applicationName: 'rpcl' });
       let selection;
@@ -67,7 +60,7 @@ export async function repackTables(
         );
       }
       for (const candidate of selection.candidates) {
-        if (stop) break;
+        if (stop.stopped()) break;
         const outcome = await repackTable(
           {
             conn,
@@ -80,7 +73,7 @@ export async function repackTables(
               swapAttempts: conn.swapAttempts,
               catchupTimeoutMs: conn.catchupTimeoutSeconds * 1000,
             },
-            stopRequested: () => stop,
+            stopRequested: stop.stopped,
             mode,
           },
           candidate,
@@ -91,10 +84,9 @@ export async function repackTables(
     }
   } finally {
     progress?.stop();
-    process.off('SIGINT', sigint);
-    process.off('SIGTERM', sigterm);
+    stop.dispose();
   }
-  return { outcomes, exitCode: exitCodeOf(outcomes, stop) };
+  return { outcomes, exitCode: exitCodeOf(outcomes, stop.stopped()) };
 }
 
 /** Failed beats refused; refusals count only for tables listed by name. */

@@ -95,9 +95,10 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     } else {
       runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name });
     }
-    let current: { phase: Phase } = { phase: 'starting' };
+    // The phase the run is in, as its events tell it: a stop request must not cancel the swap.
+    const tracker: { phase: Phase } = { phase: 'starting' };
     const emit: Emit = (e) => {
-      if (e.type === 'phase') current.phase = e.phase;
+      if (e.type === 'phase') tracker.phase = e.phase;
       opts.emit(e);
       const update =
         e.type === 'phase' ? { phase: e.phase } :
@@ -113,7 +114,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
       const version = await work.query<{ v: string; pid: number }>(
         `SELECT current_setting('server_version_num') AS v, pg_backend_pid() AS pid`,
       );
-      const run: TableRun & { phase: Phase } = {
+      const run: TableRun = {
         conn: opts.conn,
         facts,
         ref,
@@ -128,15 +129,13 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         stopRequested: opts.stopRequested,
         home: opts.home,
         runId,
-        phase: 'starting',
         busyPids: [version.rows[0]!.pid],
         cancelled: false,
       };
-      current = run;
       // A stop request cancels the statement in flight (a long copy or index build) so the run
       // ends within seconds; never during the swap, which is short and must finish or roll back.
       const stopWatch = setInterval(() => {
-        if (!opts.stopRequested() || run.phase === 'swap' || run.cancelled) return;
+        if (!opts.stopRequested() || tracker.phase === 'swap' || run.cancelled) return;
         run.cancelled = true;
         control.query(`SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid`, [run.busyPids]).catch(() => undefined);
       }, 200);

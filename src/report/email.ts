@@ -4,7 +4,6 @@
  * run's outcome.
  */
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
 import type { EmailConfig } from '../config/types.js';
 import type { TableOutcome } from './events.js';
 import { formatBytes } from './log-events.js';
@@ -43,6 +42,8 @@ export function reportBody(r: RunReport): string {
 }
 
 export async function sendReport(email: EmailConfig, report: RunReport): Promise<void> {
+  // Loaded only when a mail is sent: it is the heaviest module, and most runs send none.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: email.smtpServer,
     port: email.smtpPort,

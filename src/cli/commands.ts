@@ -7,13 +7,12 @@ import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
 import { ExitCode } from '../errors.js';
 import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
-import { sendReport } from '../report/email.js';
-import type { TableOutcome } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
 import { dryRun } from './dry-run.js';
 import { onStopSignals, replayLoop, stopRun } from './long-run.js';
+import { reported } from './reported.js';
 import { statusCommand } from './status.js';
 import { repackTables, summaryLines } from './repack.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
@@ -154,41 +153,6 @@ export const commands: CommandSpec[] = [
     run: (rt) => stopRun(rt, 'replay_data'),
   },
 ];
-
-/**
- * Runs a repack command and, when [notifier] enable_email is on, mails its report, also when
- * it failed as a whole. A mail that cannot be sent is logged; the exit code stays the run's.
- */
-async function reported(
-  rt: Runtime,
-  command: string,
-  body: () => Promise<{ outcomes: TableOutcome[]; exitCode: number }>,
-): Promise<number> {
-  const startedAt = new Date();
-  let outcomes: TableOutcome[] = [];
-  let error: unknown;
-  let exitCode: number = ExitCode.internal;
-  try {
-    ({ outcomes, exitCode } = await body());
-  } catch (err) {
-    error = err;
-  }
-  const email = rt.config.notifier.email;
-  if (rt.config.notifier.enableEmail && email) {
-    const report = {
-      command, configName: rt.config.name, startedAt, endedAt: new Date(), outcomes,
-      error: error === undefined ? undefined : error instanceof Error ? error.message : String(error),
-    };
-    try {
-      await sendReport(email, report);
-      rt.log.info(`report mailed to ${email.mailto.join(', ')}`);
-    } catch (err) {
-      rt.log.error(`could not send the report email through ${email.smtpServer}:${email.smtpPort}: ${(err as Error).message}`);
-    }
-  }
-  if (error !== undefined) throw error;
-  return exitCode;
-}
 
 async function forEachConnection(
   rt: Runtime,

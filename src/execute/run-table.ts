@@ -295,7 +295,8 @@ async function afterSwap(run: TableRun) {
   await removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
     run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),
   );
-  if (conn.analyzeTables) await control.query(`ANALYZE ${run.table}`);
+  // ANALYZE takes SHARE UPDATE EXCLUSIVE on the application's table: bounded like every lock.
+  if (conn.analyzeTables) await bounded('analyzing the table', () => control.query(`ANALYZE ${run.table}`));
   const size = await control.query<{ n: string }>(`SELECT pg_total_relation_size($1::regclass)::int8 AS n`, [run.table]);
   return { sizeAfter: Number(size.rows[0]!.n) };
 }

@@ -5,7 +5,9 @@ import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptu
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../../src/plan/copy.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { createBatchTable, deleteTouchedRows, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
-import { reloptionItems, swapSteps, withoutNotValid } from '../../src/plan/swap.js';
+import {
+  attachmentSteps, dropOldTable, dropWorkObjects, matviewSteps, reloptionItems, swapLocks, swapSteps, validateForeignKey, withoutNotValid,
+} from '../../src/plan/swap.js';
 
 const col = (name: string, type: string, extra: Partial<ColumnFact> = {}): ColumnFact => ({
   name, attnum: 0, type, collation: null, notNull: true, generated: '', identity: '', statisticsTarget: null, options: [], comment: null, ...extra,
@@ -206,5 +208,82 @@ describe('refusals', () => {
       'the connected role has no CREATE privilege on schema "Sales", which the swap needs: GRANT CREATE ON SCHEMA to it',
     );
     expect(refusalReason(facts(), ok)).toBeNull();
+  });
+});
+
+describe('swap locks and attachments', () => {
+  it('locks the table, then referencing tables exclusively, then referenced ones, each once, by OID', () => {
+    const fk = (table: { oid: number; schema: string; name: string }, referenced: { oid: number; schema: string; name: string }) => ({
+      name: 'fk', table, referencedOid: referenced.oid, referenced, definition: '', validated: true, comment: null,
+    });
+    const me = { oid: 4242, schema: 'Sales', name: 'Order "Lines"' };
+    const child = { oid: 900, schema: 's', name: 'child' };
+    const parent = { oid: 100, schema: 's', name: 'parent' };
+    const f = facts({
+      incomingForeignKeys: [fk(child, me), fk(me, me)],
+      outgoingForeignKeys: [fk(me, parent), fk(me, me), fk(me, parent)],
+    });
+    expect(swapLocks(f).map((s) => s.sql)).toEqual([
+      'LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE',
+      'LOCK TABLE "s"."parent" IN SHARE ROW EXCLUSIVE MODE',
+      'LOCK TABLE "s"."child" IN ACCESS EXCLUSIVE MODE',
+    ]);
+  });
+
+  it('re-creates triggers with their state, rules, policies, publications and statistics', () => {
+    const sql = attachmentSteps({
+      facts: facts(), foreignKeys: [], views: [], identities: [],
+      triggers: [
+        { name: 'b', definition: 'CREATE TRIGGER b BEFORE UPDATE ON "Sales"."Order ""Lines""" FOR EACH ROW EXECUTE FUNCTION f()', enabled: 'D', comment: 'c' },
+        { name: 'a', definition: 'CREATE TRIGGER a AFTER INSERT ON x FOR EACH STATEMENT EXECUTE FUNCTION f()', enabled: 'O', comment: null },
+      ],
+      rules: [{ name: 'r', definition: 'CREATE RULE r AS ON DELETE TO x DO ALSO NOTIFY x;', enabled: 'R', comment: null }],
+      policies: [{ name: 'p', permissive: false, command: 'w', roles: ['"app"'], using: '(v >= 0)', withCheck: null, comment: null }],
+      publications: [{ name: 'pub', rowFilter: '(v > 1)', columns: ['"id"', '"v"'] }],
+      statistics: [{ statistics: { schema: 'st', name: 'x y' }, definition: 'CREATE STATISTICS st."x y" ON a, b FROM x', target: 50, comment: null }],
+    }).map((s) => s.sql);
+    const t = '"Sales"."Order ""Lines"""';
+    expect(sql).toEqual([
+      'DROP STATISTICS "st"."x y"',
+      'CREATE STATISTICS st."x y" ON a, b FROM x',
+      'ALTER STATISTICS "st"."x y" SET STATISTICS 50',
+      `CREATE TRIGGER b BEFORE UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION f()`,
+      `ALTER TABLE ${t} DISABLE TRIGGER "b"`,
+      `COMMENT ON TRIGGER "b" ON ${t} IS 'c'`,
+      'CREATE TRIGGER a AFTER INSERT ON x FOR EACH STATEMENT EXECUTE FUNCTION f()',
+      'CREATE RULE r AS ON DELETE TO x DO ALSO NOTIFY x',
+      `ALTER TABLE ${t} ENABLE REPLICA RULE "r"`,
+      `CREATE POLICY "p" ON ${t} AS RESTRICTIVE FOR UPDATE TO "app" USING ((v >= 0))`,
+      `ALTER PUBLICATION "pub" ADD TABLE ${t} ("id", "v") WHERE ((v > 1))`,
+    ]);
+  });
+
+  it('re-creates a materialized view populated, with owner, indexes, grants and comments', () => {
+    const steps = matviewSteps({
+      view: { schema: 'marts', name: 'totals' }, definition: ' SELECT 1 AS n;', options: ['fillfactor=90'], tablespace: null,
+      populated: true, owner: 'analyst', comment: 'rolled up', columnComments: [{ column: 'n', comment: 'count' }],
+      grants: [{ grantee: 'reader', privilege: 'SELECT', grantable: false, column: null }],
+      indexes: [{ name: 'totals_n', definition: 'CREATE UNIQUE INDEX totals_n ON marts.totals USING btree (n)', tablespace: 'fast', comment: null, clustered: true }],
+    });
+    expect(steps.map((s) => s.sql)).toEqual([
+      `CREATE MATERIALIZED VIEW "marts"."totals" WITH ("fillfactor" = '90') AS SELECT 1 AS n WITH DATA`,
+      'ALTER MATERIALIZED VIEW "marts"."totals" OWNER TO "analyst"',
+      `SELECT set_config('default_tablespace', $1, true)`,
+      'CREATE UNIQUE INDEX totals_n ON marts.totals USING btree (n)',
+      'ALTER MATERIALIZED VIEW "marts"."totals" CLUSTER ON "totals_n"',
+      `SELECT set_config('default_tablespace', '', true)`,
+      'GRANT SELECT ON "marts"."totals" TO "reader"',
+      `COMMENT ON MATERIALIZED VIEW "marts"."totals" IS 'rolled up'`,
+      `COMMENT ON COLUMN "marts"."totals"."n" IS 'count'`,
+    ]);
+    expect(steps[2]!.params).toEqual(['fast']);
+  });
+
+  it('after the swap: validation, old table and work objects', () => {
+    expect(validateForeignKey('"s"."child"', 'fk"1').sql).toBe('ALTER TABLE "s"."child" VALIDATE CONSTRAINT "fk""1"');
+    expect(dropOldTable(42).sql).toBe('DROP TABLE IF EXISTS "rpcl"."rpcl_old_42"');
+    expect(dropWorkObjects(42).sql).toBe(
+      'DROP TABLE IF EXISTS "rpcl"."log_42";\nDROP TABLE IF EXISTS "rpcl"."copy_42";\nDROP FUNCTION IF EXISTS "rpcl"."capture_42"()',
+    );
   });
 });

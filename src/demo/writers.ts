@@ -3,6 +3,7 @@
  * into a control table (so "data equal" can be checked), every transaction's latency recorded.
  */
 import pg from 'pg';
+import { xorshift } from './random.js';
 
 export interface LatencyStats {
   count: number;
@@ -45,13 +46,7 @@ export class BenchWriters {
   }
 
   private async loop(c: pg.Client, seed: number): Promise<void> {
-    let s = seed * 2654435761;
-    const rand = () => {
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      return (s >>> 0) / 4294967296;
-    };
+    const rand = xorshift(seed * 2654435761);
     while (this.running) {
       const t = performance.now();
       const id = 1 + Math.floor(rand() * this.maxId);

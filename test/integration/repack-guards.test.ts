@@ -76,11 +76,11 @@ describe('guards', () => {
     const writers = await Promise.all([1, 2, 3, 4].map(() => sessionAs(db, 'busy writer')));
     const workload = new SeedWorkload(writers, 9, 0);
     const home = makeHome();
-    // Replay made slow (each batch takes 300 ms) while 4 writers never pause: the backlog
+    // Replay made slow (each batch takes 500 ms) while 4 writers never pause: the backlog
     // left after a batch never fits under the lock.
     writeConfig(home, 'default', config(['max_replay_rows = 1', 'catchup_timeout = 3']));
     workload.start();
-    const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay-batch:300' } });
+    const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay-batch:500' } });
     await workload.stop();
     await Promise.all(writers.map((w) => w.end()));
     expect(run.stderr).toMatch(/failed: replay could not catch up within 3 s: changes arrive at \d+ rows\/s and replay drains \d+ rows\/s/);

@@ -5,6 +5,7 @@
  * through JavaScript).
  */
 import type pg from 'pg';
+import { xorshift } from '../../src/demo/random.js';
 
 export interface KeyedFixture {
   table: string;
@@ -54,13 +55,7 @@ export class KeyedWorkload {
   }
 
   private async loop(c: pg.Client, seed: number): Promise<void> {
-    let s = seed;
-    const rand = () => {
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      return (s >>> 0) / 4294967296;
-    };
+    const rand = xorshift(seed);
     const int = () => Math.floor(rand() * 1_000_000);
     while (this.running) {
       try {

@@ -7,6 +7,7 @@
  * collected and fails the test.
  */
 import pg from 'pg';
+import { xorshift } from '../../src/demo/random.js';
 
 export interface WorkloadTarget {
   table: string;
@@ -46,14 +47,7 @@ export class SeedWorkload {
   }
 
   private async loop(client: pg.Client, seed: number): Promise<void> {
-    let state = seed;
-    const rand = () => {
-      // xorshift: reproducible per seed
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return (state >>> 0) / 4294967296;
-    };
+    const rand = xorshift(seed);
     while (this.running) {
       try {
         await client.query('BEGIN');

@@ -61,6 +61,11 @@ export interface ForeignKeyFact {
   table: { oid: number; schema: string; name: string };
   referencedOid: number;
   referenced: { oid: number; schema: string; name: string };
+  /** The swap drops and re-adds the constraint: ALTER TABLE on its table needs that table's owner. */
+  tableOwner: string;
+  canAlterTable: boolean;
+  /** Re-adding it needs REFERENCES on the referenced table. */
+  canReference: boolean;
   /** pg_get_constraintdef(oid), with the referenced table as `REFERENCES schema.table(...)`. */
   definition: string;
   validated: boolean;

@@ -190,6 +190,8 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
   const { rows } = await client.query(
     `SELECT con.conname, con.conrelid::int8 AS relid, n.nspname, c.relname, con.confrelid::int8 AS refid,
             rn.nspname AS ref_schema, rc.relname AS ref_name,
+            pg_get_userbyid(c.relowner) AS table_owner, pg_has_role(current_user, c.relowner, 'USAGE') AS can_alter_table,
+            has_table_privilege(con.confrelid, 'REFERENCES') AS can_reference,
             con.convalidated, obj_description(con.oid, 'pg_constraint') AS comment,
             pg_get_constraintdef(con.oid) AS def
      FROM pg_constraint con
@@ -206,6 +208,9 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
     table: { oid: Number(f.relid), schema: f.nspname, name: f.relname },
     referencedOid: Number(f.refid),
     referenced: { oid: Number(f.refid), schema: f.ref_schema, name: f.ref_name },
+    tableOwner: f.table_owner,
+    canAlterTable: f.can_alter_table,
+    canReference: f.can_reference,
     definition: f.def,
     validated: f.convalidated,
     comment: f.comment,

@@ -56,6 +56,19 @@ export function refusalReason(facts: TableFacts, perms: Permissions): string | n
       return `its index ${index.name} has a definition rpcl cannot rebuild (${index.definition})`;
     }
   }
+  for (const fk of facts.incomingForeignKeys) {
+    if (fk.table.oid !== facts.oid && !fk.canAlterTable) {
+      return `table ${displayIdent(fk.table.schema)}.${displayIdent(fk.table.name)} references it (foreign key ${displayIdent(fk.name)}) ` +
+        `and is owned by ${displayIdent(fk.tableOwner)}: the swap re-creates that foreign key, which needs its owner; ` +
+        `connect as ${displayIdent(fk.tableOwner)} or a member of it`;
+    }
+  }
+  for (const fk of facts.outgoingForeignKeys) {
+    if (!fk.canReference) {
+      return `its foreign key ${displayIdent(fk.name)} references ${displayIdent(fk.referenced.schema)}.${displayIdent(fk.referenced.name)}, ` +
+        `on which the connected role has no REFERENCES privilege: the swap re-creates it; GRANT REFERENCES to the role`;
+    }
+  }
   for (const v of facts.views) {
     if (v.materialized && v.dependents.length > 0) {
       return `materialized view ${displayIdent(v.schema)}.${displayIdent(v.name)} reads it and is re-created by the swap, ` +

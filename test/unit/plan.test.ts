@@ -203,6 +203,21 @@ describe('refusals', () => {
     expect(refusalReason(facts(extra), ok)).toBe(reason);
   });
 
+  it('needs the owner of tables whose foreign keys it re-creates, and REFERENCES on what it references', () => {
+    const fk = {
+      name: 'child fk', table: { oid: 9, schema: 's', name: 'child' }, referencedOid: 4242,
+      referenced: { oid: 4242, schema: 'Sales', name: 'Order "Lines"' }, definition: '', validated: true, comment: null,
+      tableOwner: 'Other', canAlterTable: false, canReference: true,
+    };
+    expect(refusalReason(facts({ incomingForeignKeys: [fk] }), ok)).toBe(
+      'table s.child references it (foreign key "child fk") and is owned by "Other": the swap re-creates that foreign key, which needs its owner; connect as "Other" or a member of it',
+    );
+    const out = { ...fk, name: 'to_parent', table: { oid: 4242, schema: 'Sales', name: 'x' }, referenced: { oid: 7, schema: 's', name: 'parent' }, canAlterTable: true, canReference: false };
+    expect(refusalReason(facts({ outgoingForeignKeys: [out] }), ok)).toBe(
+      'its foreign key to_parent references s.parent, on which the connected role has no REFERENCES privilege: the swap re-creates it; GRANT REFERENCES to the role',
+    );
+  });
+
   it('needs CREATE on the table\'s schema', () => {
     expect(refusalReason(facts(), { createInSchema: false })).toBe(
       'the connected role has no CREATE privilege on schema "Sales", which the swap needs: GRANT CREATE ON SCHEMA to it',
@@ -215,6 +230,7 @@ describe('swap locks and attachments', () => {
   it('locks the table, then referencing tables exclusively, then referenced ones, each once, by OID', () => {
     const fk = (table: { oid: number; schema: string; name: string }, referenced: { oid: number; schema: string; name: string }) => ({
       name: 'fk', table, referencedOid: referenced.oid, referenced, definition: '', validated: true, comment: null,
+      tableOwner: 'app', canAlterTable: true, canReference: true,
     });
     const me = { oid: 4242, schema: 'Sales', name: 'Order "Lines"' };
     const child = { oid: 900, schema: 's', name: 'child' };

@@ -19,6 +19,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 type Tool = 'rpcl' | 'pg_repack' | 'vacuum_full';
 
 interface Options {
+  /** rpcl's parallel_sessions. */
+  parallel: number;
   rows: number[];
   writers: number[];
   tools: Tool[];
@@ -47,8 +49,10 @@ function parseArgs(argv: string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
-  if (argv.includes('--quick')) return { rows: [100_000], writers: [2], tools: ['rpcl', 'pg_repack', 'vacuum_full'], baselineSeconds: 3 };
+  const parallel = Number(get('parallel') ?? 2);
+  if (argv.includes('--quick')) return { parallel, rows: [100_000], writers: [2], tools: ['rpcl', 'pg_repack', 'vacuum_full'], baselineSeconds: 3 };
   return {
+    parallel,
     rows: list(get('rows'), [1_000_000]),
     writers: list(get('writers'), [2]),
     tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ['rpcl', 'pg_repack', 'vacuum_full'],
@@ -74,7 +78,7 @@ async function prepare(s: DebianServer, db: string, rows: number): Promise<void>
   await c.end();
 }
 
-async function runTool(tool: Tool, s: DebianServer, db: string): Promise<void> {
+async function runTool(tool: Tool, s: DebianServer, db: string, o: Options): Promise<void> {
   if (tool === 'vacuum_full') {
     const c = await client(s, db);
     await c.query(`VACUUM FULL table_for_repack`);
@@ -87,7 +91,8 @@ async function runTool(tool: Tool, s: DebianServer, db: string): Promise<void> {
     writeFileSync(
       join(home, '.repcloud', 'config', 'bench.toml'),
       `[connections.bench]\nhost = "${s.host}"\nport = ${s.port}\nuser = "${s.user}"\ndatabase = "${db}"\n` +
-        `sslmode = "disable"\ntables = ["public.table_for_repack"]\nlock_timeout = "1s"\ncheck_time = 1\n`,
+        `sslmode = "disable"\ntables = ["public.table_for_repack"]\nlock_timeout = "1s"\ncheck_time = 1\n` +
+        `parallel_sessions = ${o.parallel}\n`,
     );
     const r = await run(process.execPath, [join(root, 'bin', 'rpcl.js'), 'repack_tables', '--config', 'bench', '--debug'], {
       env: { ...process.env, HOME: home },
@@ -136,7 +141,7 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   const lsn0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
   const stopSampling = tool === 'rpcl' ? sampler(await client(s, db, 'bench sampler')) : undefined;
   const t0 = performance.now();
-  await runTool(tool, s, db);
+  await runTool(tool, s, db, o);
   const wallSeconds = (performance.now() - t0) / 1000;
   const during = w.mark();
   const sampled = await stopSampling?.();

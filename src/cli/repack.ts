@@ -72,6 +72,7 @@ export async function repackTables(
               ...defaultEngineOptions,
               swapAttempts: conn.swapAttempts,
               catchupTimeoutMs: conn.catchupTimeoutSeconds * 1000,
+              parallelSessions: conn.parallelSessions,
             },
             stopRequested: stop.stopped,
             mode,

@@ -23,6 +23,7 @@ export function connectionRow(c: ConnectionConfig): Row {
     deadlock_resolution: c.deadlockResolution,
     swap_attempts: c.swapAttempts,
     catchup_timeout: c.catchupTimeoutSeconds,
+    parallel_sessions: c.parallelSessions,
   };
 }
 
@@ -58,5 +59,6 @@ function emptyConnection(): ConnectionConfig {
     deadlockResolution: 'nothing',
     swapAttempts: 0,
     catchupTimeoutSeconds: 0,
+    parallelSessions: 0,
   };
 }

@@ -39,6 +39,7 @@ export const DEFAULTS = {
   deadlockResolution: 'nothing',
   swapAttempts: 5,
   catchupTimeoutSeconds: 3600,
+  parallelSessions: 2,
 } as const;
 
 export const TOP_LEVEL_FIELDS = {
@@ -101,4 +102,5 @@ export const CONNECTION_FIELDS = {
   // rpcl's own keys (repcloud retried forever and waited forever).
   swap_attempts: { read: integer(1, 100) },
   catchup_timeout: { read: numberAtLeast(1, 'seconds') },
+  parallel_sessions: { read: integer(1, 8) },
 } satisfies Fields;

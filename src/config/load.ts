@@ -194,6 +194,7 @@ function readConnection(
     deadlockResolution: v.deadlock_resolution ?? DEFAULTS.deadlockResolution,
     swapAttempts: v.swap_attempts ?? DEFAULTS.swapAttempts,
     catchupTimeoutSeconds: v.catchup_timeout ?? DEFAULTS.catchupTimeoutSeconds,
+    parallelSessions: v.parallel_sessions ?? DEFAULTS.parallelSessions,
   });
 }
 

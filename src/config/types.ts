@@ -28,6 +28,8 @@ export interface ConnectionConfig {
   swapAttempts: number;
   /** How long replay may try to catch up before the run gives up. */
   catchupTimeoutSeconds: number;
+  /** Sessions that copy rows and build indexes at once (1 is gentlest on the server). */
+  parallelSessions: number;
 }
 
 export interface EmailConfig {

@@ -72,7 +72,7 @@ async function demoOn(server: EmbeddedServer, o: DemoOptions): Promise<number> {
     name: 'demo', host: server.host, port: server.port, user: server.user, password: server.password,
     database: 'rpcl_demo', sslmode: 'disable', schemas: [], tables: [{ schema: 'public', name: 'table_for_repack' }],
     maxReplayRows: 10_000, lockTimeoutMs: 1000, checkTimeSeconds: 1, analyzeTables: true,
-    deadlockResolution: 'nothing', swapAttempts: 5, catchupTimeoutSeconds: 600,
+    deadlockResolution: 'nothing', swapAttempts: 5, catchupTimeoutSeconds: 600, parallelSessions: 2,
   };
   const log = createLogger({ configName: 'demo', level: 'info', daysKeep: 1, console: true, secrets: [server.password] });
   const config: Config = {

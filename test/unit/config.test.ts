@@ -48,6 +48,7 @@ const CONNECTION_DEFAULTS = {
   deadlockResolution: 'nothing',
   swapAttempts: 5,
   catchupTimeoutSeconds: 3600,
+  parallelSessions: 2,
 } as const;
 
 describe('defaults', () => {
@@ -152,6 +153,7 @@ analyze_tables = "yes"
           deadlockResolution: 'nothing',
           swapAttempts: 5,
           catchupTimeoutSeconds: 3600,
+          parallelSessions: 2,
         },
       ],
     });
@@ -269,6 +271,8 @@ describe('enumerations', () => {
     expect(prod('swap_attempts = "3"').swapAttempts).toBe(3);
     expect(prod('catchup_timeout = 90').catchupTimeoutSeconds).toBe(90);
     expect(() => prod('swap_attempts = 0')).toThrow('connections.prod.swap_attempts: expected an integer from 1 to 100, got 0');
+    expect(prod('parallel_sessions = "1"').parallelSessions).toBe(1);
+    expect(() => prod('parallel_sessions = 9')).toThrow('connections.prod.parallel_sessions: expected an integer from 1 to 8, got 9');
   });
 
   it.each([

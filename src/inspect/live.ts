@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { quoteQualified } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import { helperName } from '../plan/capture.js';
+import { readGrants } from './table.js';
 import type {
   LiveForeignKey, LiveIdentity, LiveMatview, LivePolicy, LivePublication, LiveRule, LiveStatistics, LiveTrigger, LiveView,
 } from '../plan/swap.js';
@@ -150,15 +151,7 @@ export async function liveMatviews(client: pg.Client, oid: number): Promise<Live
   );
   const result: LiveMatview[] = [];
   for (const m of rows) {
-    const grants = await client.query(
-      `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END AS grantee, x.privilege_type, x.is_grantable,
-              NULL::text AS col
-       FROM pg_class c, aclexplode(c.relacl) x WHERE c.oid = $1::oid AND x.grantee <> c.relowner
-       UNION ALL
-       SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END, x.privilege_type, x.is_grantable, a.attname::text
-       FROM pg_attribute a, aclexplode(a.attacl) x WHERE a.attrelid = $1::oid AND a.attnum > 0`,
-      [m.oid],
-    );
+    const grants = await readGrants(client, Number(m.oid));
     const comments = await client.query(
       `SELECT a.attname AS col, col_description(a.attrelid, a.attnum) AS comment FROM pg_attribute a
        WHERE a.attrelid = $1::oid AND a.attnum > 0 AND col_description(a.attrelid, a.attnum) IS NOT NULL ORDER BY a.attnum`,
@@ -173,7 +166,7 @@ export async function liveMatviews(client: pg.Client, oid: number): Promise<Live
     result.push({
       view: { schema: m.nspname, name: m.relname }, definition: m.def, options: m.options, tablespace: m.spcname,
       populated: m.relispopulated, owner: m.owner, comment: m.comment,
-      grants: grants.rows.map((g) => ({ grantee: g.grantee, privilege: g.privilege_type, grantable: g.is_grantable, column: g.col })),
+      grants,
       columnComments: comments.rows.map((c) => ({ column: c.col, comment: c.comment })),
       indexes: indexes.rows.map((i) => ({ name: i.relname, definition: i.def, tablespace: i.spcname, comment: i.comment, clustered: i.indisclustered })),
     });

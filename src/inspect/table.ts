@@ -269,7 +269,8 @@ async function readOwnedSequences(client: pg.Client, oid: number): Promise<Seque
   return rows.map((s) => ({ schema: s.nspname, name: s.relname, column: s.attname }));
 }
 
-async function readGrants(client: pg.Client, oid: number): Promise<GrantFact[]> {
+/** Table and column grants except the owner's own (a new relation gets those by default). */
+export async function readGrants(client: pg.Client, oid: number): Promise<GrantFact[]> {
   const { rows } = await client.query(
     `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END AS grantee,
             x.privilege_type, x.is_grantable, NULL::name AS column_name
@@ -292,8 +293,9 @@ async function readGrants(client: pg.Client, oid: number): Promise<GrantFact[]> 
 
 /**
  * Everything that depends on the table or its row type, minus what the swap carries across:
- * its own columns' defaults, its indexes and constraints, its TOAST table, owned sequences,
- * plain views, and foreign keys. rpcl's own capture trigger is not a user dependent either.
+ * its own columns' defaults, indexes, constraints, TOAST table, owned sequences, triggers
+ * (rpcl's capture included), rules, policies, extended statistics, publication membership,
+ * views and materialized views, and foreign keys.
  */
 async function readUnsupportedDependents(client: pg.Client, oid: number): Promise<string[]> {
   const { rows } = await client.query(

@@ -11,7 +11,7 @@ import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
 import { dryRun } from './dry-run.js';
-import { onStopSignals, replayLoop, stopRun } from './long-run.js';
+import { replayUntilStopped, stopRun } from './long-run.js';
 import { reported } from './reported.js';
 import { statusCommand } from './status.js';
 import { repackTables, summaryLines } from './repack.js';
@@ -99,12 +99,7 @@ export const commands: CommandSpec[] = [
         return result;
       });
       if (!args.startReplay || code !== ExitCode.ok) return code;
-      const stop = onStopSignals(rt);
-      try {
-        return await replayLoop(rt, stop);
-      } finally {
-        stop.dispose();
-      }
+      return replayUntilStopped(rt);
     },
   },
   {
@@ -112,14 +107,7 @@ export const commands: CommandSpec[] = [
     describe: 'keep prepared copies in sync until stopped (long-running)',
     pidFile: true,
     longRunning: true,
-    async run(rt) {
-      const stop = onStopSignals(rt);
-      try {
-        return await replayLoop(rt, stop);
-      } finally {
-        stop.dispose();
-      }
-    },
+    run: (rt) => replayUntilStopped(rt),
   },
   {
     name: 'abort_repack',

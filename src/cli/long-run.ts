@@ -68,6 +68,16 @@ export async function replayLoop(rt: Runtime, stop: StopSignal): Promise<number>
   return ExitCode.ok;
 }
 
+/** replay_data and prepare_repack --start-replay: the replay loop, stopped by SIGINT/SIGTERM. */
+export async function replayUntilStopped(rt: Runtime): Promise<number> {
+  const stop = onStopSignals(rt);
+  try {
+    return await replayLoop(rt, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
 /** stop_repack, stop_prepare, stop_replay: SIGTERM to the run named in the pid file, then wait. */
 export async function stopRun(rt: Runtime, command: string, timeoutMs = 120_000): Promise<number> {
   const path = pidFilePath(rt.config.pidDir, command, rt.config.name);

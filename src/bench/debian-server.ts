@@ -49,7 +49,7 @@ export async function startDebianServer(log: (s: string) => void): Promise<Debia
   asPostgres(join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '-N']);
   asPostgres(join(BIN, 'pg_ctl'), [
     '-D', data, '-l', join(dir, 'server.log'), '-w', 'start',
-    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c shared_buffers=512MB -c max_wal_size=4GB -c maintenance_work_mem=256MB`,
+    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c shared_buffers=512MB -c max_wal_size=4GB -c maintenance_work_mem=256MB -c checkpoint_timeout=30min`,
   ]);
   return {
     host: '127.0.0.1',

@@ -4,7 +4,7 @@
  * PostgreSQL 15 server, in one run. Prints one table; figures, not pass/fail.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { equalsControl, loadSeedExample } from '../demo/seed.js';
 import { startDebianServer, type DebianServer } from './debian-server.js';
-import { BenchWriters, type LatencyStats } from '../demo/writers.js';
+import { BenchWriters, DEFAULT_WRITER_RATE, type LatencyStats } from '../demo/writers.js';
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,6 +21,8 @@ type Tool = 'rpcl' | 'pg_repack' | 'vacuum_full';
 interface Options {
   /** rpcl's parallel_sessions. */
   parallel: number;
+  /** Transactions per second per writer; 0 = back to back. */
+  rate: number;
   rows: number[];
   writers: number[];
   tools: Tool[];
@@ -50,9 +52,11 @@ function parseArgs(argv: string[]): Options {
   };
   const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
   const parallel = Number(get('parallel') ?? 2);
-  if (argv.includes('--quick')) return { parallel, rows: [100_000], writers: [2], tools: ['rpcl', 'pg_repack', 'vacuum_full'], baselineSeconds: 3 };
+  const rate = Number(get('rate') ?? DEFAULT_WRITER_RATE);
+  if (argv.includes('--quick')) return { parallel, rate, rows: [100_000], writers: [2], tools: ['rpcl', 'pg_repack', 'vacuum_full'], baselineSeconds: 3 };
   return {
     parallel,
+    rate,
     rows: list(get('rows'), [1_000_000]),
     writers: list(get('writers'), [2]),
     tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ['rpcl', 'pg_repack', 'vacuum_full'],
@@ -67,18 +71,40 @@ async function client(s: DebianServer, database: string, app = 'bench'): Promise
   return c;
 }
 
-async function prepare(s: DebianServer, db: string, rows: number): Promise<void> {
+/**
+ * A fresh database with the seed example, and each tool's one-time set-up outside the timed
+ * part: pg_repack's extension, rpcl's helper schema (both are installed once per database).
+ * Returns rpcl's HOME with its config file.
+ */
+async function prepare(tool: Tool, s: DebianServer, db: string, rows: number, o: Options): Promise<string> {
   const admin = await client(s, 'postgres');
   await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${db}`);
   await admin.end();
   const c = await client(s, db);
   await loadSeedExample(c, rows);
-  if (db.endsWith('pg_repack')) await c.query(`CREATE EXTENSION pg_repack`);
+  if (tool === 'pg_repack') await c.query(`CREATE EXTENSION pg_repack`);
+  const home = mkdtempSync(join(tmpdir(), 'rpcl-bench-home-'));
+  mkdirSync(join(home, '.repcloud', 'config'), { recursive: true });
+  writeFileSync(
+    join(home, '.repcloud', 'config', 'bench.toml'),
+    `[connections.bench]\nhost = "${s.host}"\nport = ${s.port}\nuser = "${s.user}"\ndatabase = "${db}"\n` +
+      `sslmode = "disable"\ntables = ["public.table_for_repack"]\nlock_timeout = "1s"\ncheck_time = 1\n` +
+      `parallel_sessions = ${o.parallel}\n`,
+  );
+  if (tool === 'rpcl') await rpcl(home, ['create_schema']);
+  // The load's dirty pages and WAL are flushed now, so no tool is timed against a checkpoint
+  // the load left behind (with max_wal_size 4GB the next timed one is minutes away).
+  await c.query('CHECKPOINT');
   await c.end();
+  return home;
 }
 
-async function runTool(tool: Tool, s: DebianServer, db: string, o: Options): Promise<void> {
+function rpcl(home: string, args: string[]) {
+  return run(process.execPath, [join(root, 'bin', 'rpcl.js'), ...args, '--config', 'bench', '--debug'], { env: { ...process.env, HOME: home } });
+}
+
+async function runTool(tool: Tool, s: DebianServer, db: string, home: string): Promise<void> {
   if (tool === 'vacuum_full') {
     const c = await client(s, db);
     await c.query(`VACUUM FULL table_for_repack`);
@@ -86,17 +112,7 @@ async function runTool(tool: Tool, s: DebianServer, db: string, o: Options): Pro
   } else if (tool === 'pg_repack') {
     await run(s.pgRepack, ['-h', s.host, '-p', String(s.port), '-U', s.user, '-d', db, '-t', 'public.table_for_repack', '--no-superuser-check']);
   } else {
-    const home = mkdtempSync(join(tmpdir(), 'rpcl-bench-home-'));
-    mkdirSync(join(home, '.repcloud', 'config'), { recursive: true });
-    writeFileSync(
-      join(home, '.repcloud', 'config', 'bench.toml'),
-      `[connections.bench]\nhost = "${s.host}"\nport = ${s.port}\nuser = "${s.user}"\ndatabase = "${db}"\n` +
-        `sslmode = "disable"\ntables = ["public.table_for_repack"]\nlock_timeout = "1s"\ncheck_time = 1\n` +
-        `parallel_sessions = ${o.parallel}\n`,
-    );
-    const r = await run(process.execPath, [join(root, 'bin', 'rpcl.js'), 'repack_tables', '--config', 'bench', '--debug'], {
-      env: { ...process.env, HOME: home },
-    });
+    const r = await rpcl(home, ['repack_tables']);
     if (process.env.RPCL_BENCH_TRACE) console.error(r.stderr);
   }
 }
@@ -128,12 +144,12 @@ function sampler(c: pg.Client) {
 
 async function measure(tool: Tool, s: DebianServer, rows: number, writers: number, o: Options): Promise<Result> {
   const db = `bench_${tool}`;
-  await prepare(s, db, rows);
+  const home = await prepare(tool, s, db, rows, o);
   const c = await client(s, db, 'bench monitor');
   const size = async () => Number((await c.query(`SELECT pg_total_relation_size('table_for_repack') AS n`)).rows[0].n);
   const sizeBefore = await size();
   const sessions = await Promise.all(Array.from({ length: writers }, () => client(s, db, 'bench writer')));
-  const w = new BenchWriters(sessions, rows);
+  const w = new BenchWriters(sessions, rows, o.rate);
   w.start();
   w.mark();
   await new Promise((r) => setTimeout(r, o.baselineSeconds * 1000));
@@ -141,8 +157,9 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   const lsn0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
   const stopSampling = tool === 'rpcl' ? sampler(await client(s, db, 'bench sampler')) : undefined;
   const t0 = performance.now();
-  await runTool(tool, s, db, o);
+  await runTool(tool, s, db, home);
   const wallSeconds = (performance.now() - t0) / 1000;
+  rmSync(home, { recursive: true, force: true });
   const during = w.mark();
   const sampled = await stopSampling?.();
   const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [lsn0])).rows[0].b);
@@ -161,7 +178,12 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const ms = (n: number) => `${n.toFixed(1)}`;
 
-function print(results: Result[]): void {
+function print(results: Result[], o: Options): void {
+  console.log(
+    o.rate > 0
+      ? `writers: ${o.rate} transactions/s each, latency counted from when each transaction was due`
+      : 'writers: back to back, as fast as each can go',
+  );
   const header = ['tool', 'rows', 'writers', 'wall s', 'p50 ms', 'p99 ms', 'worst ms', 'worst before ms', 'w/s before', 'w/s during', 'during/before', 'size before', 'size after', 'equal', 'WAL', 'oldest snap s', 'peak log'];
   const lines = results.map((r) => [
     r.tool, String(r.rows), String(r.writers), r.wallSeconds.toFixed(1), ms(r.during.p50), ms(r.during.p99), ms(r.during.worst),
@@ -205,7 +227,7 @@ async function main(): Promise<void> {
   } finally {
     server.stop();
   }
-  print(results);
+  print(results, o);
   if (results.some((r) => !r.dataEqual || r.writerErrors > 0)) process.exitCode = 1;
 }
 

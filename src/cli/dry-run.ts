@@ -48,7 +48,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   );
   const plan = indexPlan(facts);
   phase(
-    `indexes (${plan.alone.length} alone, ${plan.parallel.length} over ${defaultEngineOptions.parallelSessions} sessions)`,
+    `indexes (${plan.alone.length} alone, ${plan.parallel.length} over ${defaultEngineOptions.parallelSessions} sessions, largest first)`,
     [
       ...plan.alone.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
       ...plan.parallel.map((k) => buildIndex(facts, facts.indexes[k]!, k)),

@@ -7,6 +7,7 @@ import { commands, type CommandSpec } from './commands.js';
 import { homeDir } from '../config/paths.js';
 import { detach } from './long-run.js';
 import { openRuntime, type GlobalArgs } from './runtime.js';
+import { DEFAULT_WRITER_RATE } from '../demo/writers.js';
 
 const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -43,11 +44,12 @@ export async function main(argv: string[]): Promise<number> {
       y
         .option('rows', { type: 'number', default: 200_000, describe: 'rows in the demo table (half are deleted first)' })
         .option('writers', { type: 'number', default: 2, describe: 'concurrent writer sessions' })
+        .option('rate', { type: 'number', default: DEFAULT_WRITER_RATE, describe: 'transactions per second per writer (0: back to back)' })
         .option('keep', { type: 'boolean', default: false, describe: 'keep the server running for inspection until Ctrl-C' }),
     async (args) => {
       const { runDemo } = await import('../demo/run.js');
       exitCode = await runDemo({
-        rows: args.rows, writers: args.writers, keep: args.keep, home: homeDir(),
+        rows: args.rows, writers: args.writers, rate: args.rate, keep: args.keep, home: homeDir(),
         out: (line) => process.stdout.write(`${line}\n`),
       });
     },

@@ -17,6 +17,8 @@ import { BenchWriters } from './writers.js';
 export interface DemoOptions {
   rows: number;
   writers: number;
+  /** Transactions per second per writer; 0 = back to back. */
+  rate: number;
   keep: boolean;
   home: string;
   major?: number;
@@ -61,12 +63,13 @@ async function demoOn(server: EmbeddedServer, o: DemoOptions): Promise<number> {
   const sizeBefore = await size();
 
   const writerSessions = await Promise.all(Array.from({ length: o.writers }, () => session(server, 'rpcl_demo', 'demo writer')));
-  const writers = new BenchWriters(writerSessions, o.rows);
+  const writers = new BenchWriters(writerSessions, o.rows, o.rate);
   writers.start();
   writers.mark();
   await new Promise((r) => setTimeout(r, 3000));
   const before = writers.mark();
-  o.out(`${o.writers} writers running: ${before.perSecond.toFixed(0)} writes/s; repacking table_for_repack...`);
+  const pace = o.rate > 0 ? `${o.rate} transactions/s each` : 'back to back';
+  o.out(`${o.writers} writers running (${pace}): ${before.perSecond.toFixed(0)} writes/s; repacking table_for_repack...`);
 
   const conn: ConnectionConfig = {
     name: 'demo', host: server.host, port: server.port, user: server.user, password: server.password,

@@ -5,7 +5,7 @@
  */
 import { inTransaction } from '../db/session.js';
 import type pg from 'pg';
-import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, setDefaultTablespace } from '../plan/copy.js';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers, setDefaultTablespace } from '../plan/copy.js';
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
 import { quoteLiteral } from '../db/ident.js';
@@ -98,21 +98,24 @@ export async function buildIndexes(run: TableRun, helpers: pg.Client[]): Promise
   const plan = indexPlan(facts);
   const total = facts.indexes.length;
   let built = 0;
-  const build = async (client: pg.Client, k: number) => {
+  const build = async (client: pg.Client, k: number, sideBySide: boolean) => {
     if (run.stopRequested()) throw new StopRequestedError();
     const index = facts.indexes[k]!;
     await inTransaction(client, async () => {
+      const workers = maintenanceWorkers(sideBySide);
+      if (workers) await runStep(client, workers);
       await runStep(client, setDefaultTablespace(index.tablespace));
       await runStep(client, buildIndex(facts, index, k));
     });
     built++;
     run.emit({ type: 'index-progress', ref: run.ref, built, total, name: index.name });
   };
-  for (const k of plan.alone) await build(work, k);
+  for (const k of plan.alone) await build(work, k, false);
   const queue = [...plan.parallel];
+  const sessions = [work, ...helpers].slice(0, Math.max(1, queue.length));
   await Promise.all(
-    [work, ...helpers].map(async (client) => {
-      for (let k = queue.shift(); k !== undefined; k = queue.shift()) await build(client, k);
+    sessions.map(async (client) => {
+      for (let k = queue.shift(); k !== undefined; k = queue.shift()) await build(client, k, sessions.length > 1);
     }),
   );
   for (const k of plan.attach) await runStep(work, attachConstraint(facts, facts.indexes[k]!, k));

@@ -3,6 +3,7 @@
  * clean up. Any failure before the swap commits removes what this run created (and nothing
  * else) and leaves the original table as it was; the advisory lock keeps a second run away.
  */
+import type pg from 'pg';
 import type { ConnectionConfig } from '../config/types.js';
 import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';
 import { connect } from '../db/connect.js';
@@ -273,12 +274,12 @@ async function swapWithRetries(run: TableRun, state: CatchUp) {
  * work objects are dropped under lock_timeout, statistics are refreshed.
  */
 async function afterSwap(run: TableRun) {
-  const { control, ref, conn } = run;
+  const { control, work, ref, conn } = run;
   run.emit({ type: 'phase', ref, phase: 'cleanup' });
-  const bounded = (what: string, body: () => Promise<unknown>) =>
+  const bounded = (what: string, client: pg.Client, body: () => Promise<unknown>) =>
     retryOnLock({ attempts: 10, baseDelayMs: 200, maxDelayMs: 5000 }, () =>
-      inTransaction(control, async () => {
-        await setLocalTimeouts(control, { lockTimeoutMs: conn.lockTimeoutMs });
+      inTransaction(client, async () => {
+        await setLocalTimeouts(client, { lockTimeoutMs: conn.lockTimeoutMs });
         await body();
       }),
     ).catch((err) => {
@@ -291,12 +292,18 @@ async function afterSwap(run: TableRun) {
       message: `validating the re-created foreign keys failed (${(err as Error).message}); they stay NOT VALID until the next rpcl command on this database completes them`,
     }),
   );
-  await bounded('dropping the old table', () => runStep(control, dropOldTable(run.facts.oid)));
-  await removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
-    run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),
-  );
-  // ANALYZE takes SHARE UPDATE EXCLUSIVE on the application's table: bounded like every lock.
-  if (conn.analyzeTables) await bounded('analyzing the table', () => control.query(`ANALYZE ${run.table}`));
+  // Validation is done, so nothing else of rpcl locks the new table now: ANALYZE (SHARE UPDATE
+  // EXCLUSIVE on the application's table, bounded like every lock) runs on the work session
+  // while the control session drops the old table and the work objects, which it never touches.
+  await Promise.all([
+    (async () => {
+      await bounded('dropping the old table', control, () => runStep(control, dropOldTable(run.facts.oid)));
+      await removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
+        run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),
+      );
+    })(),
+    conn.analyzeTables ? bounded('analyzing the table', work, () => work.query(`ANALYZE ${run.table}`)) : undefined,
+  ]);
   const size = await control.query<{ n: string }>(`SELECT pg_total_relation_size($1::regclass)::int8 AS n`, [run.table]);
   return { sizeAfter: Number(size.rows[0]!.n) };
 }

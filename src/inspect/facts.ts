@@ -53,6 +53,8 @@ export interface IndexFact {
   comment: string | null;
   isClustered: boolean;
   isReplicaIdentity: boolean;
+  /** The original index's size: how long its rebuild takes, relative to the others. */
+  bytes: number;
 }
 
 export interface ForeignKeyFact {

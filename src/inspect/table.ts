@@ -126,7 +126,7 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
             i.indisunique,
             CASE WHEN starts_with(pg_get_indexdef(ic.oid), prefix.p || ' USING ')
                  THEN substr(pg_get_indexdef(ic.oid), length(prefix.p) + 1) END AS tail,
-            i.indisprimary, i.indisclustered, i.indisreplident,
+            i.indisprimary, i.indisclustered, i.indisreplident, pg_relation_size(ic.oid)::int8 AS bytes,
             (i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indisvalid) AS unique_usable,
             ARRAY(SELECT a.attname::text FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord)
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS key_columns,
@@ -169,6 +169,7 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
     comment: x.comment,
     isClustered: x.indisclustered,
     isReplicaIdentity: x.indisreplident,
+    bytes: Number(x.bytes),
     isPrimary: x.indisprimary,
     isUniqueUsable: x.unique_usable && x.all_not_null && !(x.key_columns as string[]).includes(null as never),
     keyColumns: x.key_columns,

@@ -102,7 +102,21 @@ export function indexPlan(facts: TableFacts): IndexPlan {
       if (index.constraint) plan.attach.push(k);
     }
   });
+  // Largest first: sessions that take the next index from a queue finish closest together
+  // when the long builds start early (the original index's size stands in for build time).
+  plan.parallel.sort((a, b) => facts.indexes[b]!.bytes - facts.indexes[a]!.bytes || a - b);
   return plan;
+}
+
+/**
+ * PostgreSQL's own parallel index build (max_parallel_maintenance_workers) for one build:
+ * worth it when a build runs alone; when rpcl's sessions already build several indexes at
+ * once, extra worker processes only compete with them, and with the application, for CPU.
+ */
+export function maintenanceWorkers(sideBySide: boolean): Step | null {
+  return sideBySide
+    ? { description: 'no parallel workers for side-by-side builds', sql: `SELECT set_config('max_parallel_maintenance_workers', '0', true)` }
+    : null;
 }
 
 export function buildIndex(facts: TableFacts, index: IndexFact, k: number): Step {

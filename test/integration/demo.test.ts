@@ -14,11 +14,15 @@ function postgresProcesses(): number {
 describe('rpcl demo', () => {
   it('repacks the seed example under writers and reports the table equal to its control copy', async () => {
     const before = postgresProcesses();
-    const r = await runCli(['demo', '--rows', '20000', '--writers', '2'], { home: makeHome() });
+    const r = await runCli(['demo', '--rows', '20000', '--writers', '2', '--rate', '100'], { home: makeHome() });
     expect(r.stdout).toMatch(/result: +done/);
     expect(r.stdout).toMatch(/table equals control copy: yes/);
     expect(r.stdout).toMatch(/size before -> after: +[\d.]+ [kM]B -> [\d.]+ [kM]B/);
-    expect(r.stdout).toMatch(/writes\/s before, during: +\d+, \d+/);
+    expect(r.stdout).toMatch(/2 writers running \(100 transactions\/s each\)/);
+    // Paced writers: 2 x 100 transactions per second, not more, and not far less.
+    const [, writesBefore] = /writes\/s before, during: +(\d+), \d+/.exec(r.stdout) ?? [];
+    expect(Number(writesBefore)).toBeGreaterThan(150);
+    expect(Number(writesBefore)).toBeLessThanOrEqual(202);
     expect(r.stdout).toMatch(/writer latency during: +p99 [\d.]+ ms, worst stall [\d.]+ ms/);
     expect(r.code).toBe(0);
     expect(postgresProcesses()).toBe(before);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnFact, IndexFact, TableFacts } from '../../src/inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptureTriggers } from '../../src/plan/capture.js';
-import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../../src/plan/copy.js';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers } from '../../src/plan/copy.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { createBatchTable, deleteTouchedRows, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
 import {
@@ -15,7 +15,7 @@ const col = (name: string, type: string, extra: Partial<ColumnFact> = {}): Colum
 
 const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact => ({
   oid: 1, name, definition: '', definitionTail: ' USING btree (v)', unique: false, tablespace: null, constraint: null,
-  comment: null, isClustered: false, isReplicaIdentity: false, ...extra,
+  comment: null, isClustered: false, isReplicaIdentity: false, bytes: 8192, ...extra,
 });
 
 function facts(extra: Partial<TableFacts> = {}): TableFacts {
@@ -113,6 +113,14 @@ describe('copy', () => {
     const f = facts({ indexes: [...facts().indexes, ex] });
     expect(indexPlan(f)).toEqual({ alone: [2], parallel: [0, 1], attach: [0] });
     expect(buildIndex(f, ex, 2).sql).toBe('ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "copy_4242_i2" EXCLUDE USING gist (r WITH &&)');
+  });
+
+  it('starts the largest index first; side-by-side builds go without PostgreSQL parallel workers', () => {
+    const big = index('big', { bytes: 10 * 8192 });
+    const f = facts({ indexes: [...facts().indexes, big] });
+    expect(indexPlan(f).parallel).toEqual([2, 0, 1]);
+    expect(maintenanceWorkers(true)?.sql).toBe(`SELECT set_config('max_parallel_maintenance_workers', '0', true)`);
+    expect(maintenanceWorkers(false)).toBeNull();
   });
 });
 

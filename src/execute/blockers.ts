@@ -47,6 +47,8 @@ export function watchBlockers(control: pg.Client, workPid: number, intervalMs: n
       } catch {
         // Monitoring is best effort: the swap's own lock_timeout bounds the wait regardless.
       }
+      // stop() may have come while the query ran: it had no sleep to cut short then.
+      if (!running) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, intervalMs);
         wake = () => {

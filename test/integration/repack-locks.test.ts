@@ -13,6 +13,7 @@ import { rpclLeftovers } from '../support/leftovers.js';
 import { Probe } from '../support/probe.js';
 import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
 import { checksum } from '../support/workload.js';
+import { watchBlockers } from '../../src/execute/blockers.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
@@ -146,4 +147,16 @@ describe('the table changes shape during the run', () => {
       expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
     });
   }
+});
+
+describe('blocker monitor', () => {
+  it('stops at once when stopped while its query runs (the swap waits for it before reporting)', async () => {
+    const control = await db.client();
+    const pid = (await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    // The monitor's first query is in flight as soon as it is created.
+    const monitor = watchBlockers(control, pid, 10_000);
+    const started = performance.now();
+    expect(await monitor.stop()).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });

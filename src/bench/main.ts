@@ -61,8 +61,8 @@ function parseArgs(argv: string[]): Options {
     parallel,
     rate,
     uniqueForExclude,
-    rows: list(get('rows'), [1_000_000]),
-    writers: list(get('writers'), [2]),
+    rows: list(get('rows'), [1_000_000, 10_000_000]),
+    writers: list(get('writers'), [0, 2, 4]),
     tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ['rpcl', 'pg_repack', 'vacuum_full'],
     baselineSeconds: Number(get('baseline') ?? 5),
   };
@@ -199,7 +199,8 @@ function print(results: Result[], o: Options): void {
   const lines = results.map((r) => [
     r.tool, String(r.rows), String(r.writers), r.wallSeconds.toFixed(1), ms(r.during.p50), ms(r.during.p99), ms(r.during.worst),
     ms(r.before.worst),
-    r.before.perSecond.toFixed(0), r.during.perSecond.toFixed(0), `${((100 * r.during.perSecond) / Math.max(1, r.before.perSecond)).toFixed(0)}%`,
+    r.before.perSecond.toFixed(0), r.during.perSecond.toFixed(0),
+    r.writers === 0 ? '-' : `${((100 * r.during.perSecond) / Math.max(1, r.before.perSecond)).toFixed(0)}%`,
     mb(r.sizeBefore), mb(r.sizeAfter), r.dataEqual ? 'yes' : 'NO', mb(r.walBytes),
     r.oldestSnapshotSeconds === undefined ? '-' : r.oldestSnapshotSeconds.toFixed(1), r.peakLogBytes === undefined ? '-' : mb(r.peakLogBytes),
   ]);

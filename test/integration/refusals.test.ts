@@ -52,6 +52,15 @@ describe('refusals', () => {
   it('an inheritance parent', () => refused('public.inh_parent', /refused: it is an inheritance parent of inh_child/));
   it('an inheritance child', () => refused('public.inh_child', /refused: it inherits from inh_parent/));
   it('a system catalog', () => refused('pg_catalog.pg_class', /refused: it is a system catalog/));
+  it('a foreign table', () => refused('public.remote_rows', /refused: it is a foreign table: its data lives on another server/));
+  it('a temporary table of another session', async () => {
+    const owner = await db.client();
+    await owner.query(`CREATE TEMPORARY TABLE scratch (id integer PRIMARY KEY, v text)`);
+    const schema = (await owner.query(`SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()`)).rows[0].nspname;
+    await refused(`${schema}.scratch`, /refused: it is a temporary table/);
+    expect((await owner.query(`SELECT count(*)::int AS n FROM scratch`)).rows[0].n).toBe(0);
+    await owner.end();
+  });
   it('a materialized view reading it that has dependents of its own, named', () =>
     refused('public.with_matview', /refused: materialized view public\.mv_on_it reads it and is re-created by the swap, but these depend on it: rule _RETURN on view on_the_matview\. Drop them around the repack/));
   it('a column of another table typed with its row type, named', () =>

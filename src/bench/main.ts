@@ -104,7 +104,8 @@ async function prepare(tool: Tool, s: DebianServer, db: string, rows: number, o:
   );
   if (tool === 'rpcl') await rpcl(home, ['create_schema']);
   // The load's dirty pages and WAL are flushed now, so no tool is timed against a checkpoint
-  // the load left behind (with max_wal_size 4GB the next timed one is minutes away).
+  // the load left behind (the server's checkpoint_timeout is 30 min and max_wal_size 4GB, so
+  // no other checkpoint falls inside a measurement either).
   await c.query('CHECKPOINT');
   await c.end();
   return home;

@@ -45,7 +45,16 @@ export async function main(argv: string[]): Promise<number> {
         .option('rows', { type: 'number', default: 200_000, describe: 'rows in the demo table (half are deleted first)' })
         .option('writers', { type: 'number', default: 2, describe: 'concurrent writer sessions' })
         .option('rate', { type: 'number', default: DEFAULT_WRITER_RATE, describe: 'transactions per second per writer (0: back to back)' })
-        .option('keep', { type: 'boolean', default: false, describe: 'keep the server running for inspection until Ctrl-C' }),
+        .option('keep', { type: 'boolean', default: false, describe: 'keep the server running for inspection until Ctrl-C' })
+        .check((a) => {
+          const bad = [
+            !(Number.isInteger(a.rows) && a.rows >= 2) && `--rows must be a whole number of at least 2 (got ${a.rows})`,
+            !(Number.isInteger(a.writers) && a.writers >= 0) && `--writers must be a whole number, 0 or more (got ${a.writers})`,
+            !(Number.isFinite(a.rate) && a.rate >= 0) && `--rate must be 0 (back to back) or a number of transactions per second (got ${a.rate})`,
+          ].filter(Boolean);
+          if (bad.length > 0) throw new UsageError(usageMessage(bad.join('; ')));
+          return true;
+        }),
     async (args) => {
       const { runDemo } = await import('../demo/run.js');
       exitCode = await runDemo({

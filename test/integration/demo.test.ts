@@ -27,4 +27,15 @@ describe('rpcl demo', () => {
     expect(r.code).toBe(0);
     expect(postgresProcesses()).toBe(before);
   });
+
+  it('refuses bad options with usage exit 2 and starts no server', async () => {
+    const before = postgresProcesses();
+    const r = await runCli(['demo', '--rows', '0', '--writers', '1.5', '--rate', '-3'], { home: makeHome() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--rows must be a whole number of at least 2 \(got 0\)/);
+    expect(r.stderr).toMatch(/--writers must be a whole number, 0 or more \(got 1.5\)/);
+    expect(r.stderr).toMatch(/--rate must be 0 \(back to back\) or a number of transactions per second \(got -3\)/);
+    expect(r.stdout).not.toMatch(/starting a throwaway PostgreSQL/);
+    expect(postgresProcesses()).toBe(before);
+  });
 });

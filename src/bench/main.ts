@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the seed example with N rows, half deleted, under W writers, repacked by
  * rpcl, by pg_repack and by VACUUM FULL, each on its own database of the same Debian
- * PostgreSQL 15 server, in one run. Prints one table; figures, not pass/fail.
+ * PostgreSQL 15 server, in one run, next to the plain-SQL floor (floor.ts) that bounds any
+ * tool limited to plain SQL. Prints one table; figures, not pass/fail.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,10 +14,12 @@ import pg from 'pg';
 import { equalsControl, loadSeedExample } from '../demo/seed.js';
 import { startDebianServer, type DebianServer } from './debian-server.js';
 import { BenchWriters, DEFAULT_WRITER_RATE, type LatencyStats } from '../demo/writers.js';
+import { FLOOR_TABLE, runFloor } from './floor.js';
 
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-type Tool = 'rpcl' | 'pg_repack' | 'vacuum_full';
+type Tool = 'rpcl' | 'pg_repack' | 'vacuum_full' | 'sql_floor';
+const ALL_TOOLS: Tool[] = ['rpcl', 'pg_repack', 'vacuum_full', 'sql_floor'];
 
 interface Options {
   /** rpcl's parallel_sessions. */
@@ -56,14 +59,14 @@ function parseArgs(argv: string[]): Options {
   const parallel = Number(get('parallel') ?? 2);
   const rate = Number(get('rate') ?? DEFAULT_WRITER_RATE);
   const uniqueForExclude = argv.includes('--unique-for-exclude');
-  if (argv.includes('--quick')) return { parallel, rate, uniqueForExclude, rows: [100_000], writers: [2], tools: ['rpcl', 'pg_repack', 'vacuum_full'], baselineSeconds: 3 };
+  if (argv.includes('--quick')) return { parallel, rate, uniqueForExclude, rows: [100_000], writers: [2], tools: ALL_TOOLS, baselineSeconds: 3 };
   return {
     parallel,
     rate,
     uniqueForExclude,
     rows: list(get('rows'), [1_000_000, 10_000_000]),
     writers: list(get('writers'), [0, 2, 4]),
-    tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ['rpcl', 'pg_repack', 'vacuum_full'],
+    tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ALL_TOOLS,
     baselineSeconds: Number(get('baseline') ?? 5),
   };
 }
@@ -120,6 +123,10 @@ async function runTool(tool: Tool, s: DebianServer, db: string, home: string): P
     const c = await client(s, db);
     await c.query(`VACUUM FULL table_for_repack`);
     await c.end();
+  } else if (tool === 'sql_floor') {
+    const [a, b] = [await client(s, db), await client(s, db)];
+    await runFloor(a, b);
+    await Promise.all([a.end(), b.end()]);
   } else if (tool === 'pg_repack') {
     await run(s.pgRepack, ['-h', s.host, '-p', String(s.port), '-U', s.user, '-d', db, '-t', 'public.table_for_repack', '--no-superuser-check']);
   } else {
@@ -157,7 +164,7 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   const db = `bench_${tool}`;
   const home = await prepare(tool, s, db, rows, o);
   const c = await client(s, db, 'bench monitor');
-  const size = async () => Number((await c.query(`SELECT pg_total_relation_size('table_for_repack') AS n`)).rows[0].n);
+  const size = async (table = 'table_for_repack') => Number((await c.query(`SELECT pg_total_relation_size($1::regclass) AS n`, [table])).rows[0].n);
   const sizeBefore = await size();
   const sessions = await Promise.all(Array.from({ length: writers }, () => client(s, db, 'bench writer')));
   const w = new BenchWriters(sessions, rows, o.rate);
@@ -178,7 +185,7 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   await Promise.all(sessions.map((x) => x.end()));
   const dataEqual = await equalsControl(c);
   const result: Result = {
-    tool, rows, writers, wallSeconds, before, during, sizeBefore, sizeAfter: await size(),
+    tool, rows, writers, wallSeconds, before, during, sizeBefore, sizeAfter: await size(tool === 'sql_floor' ? FLOOR_TABLE : undefined),
     dataEqual, walBytes, writerErrors: w.errors.length,
     oldestSnapshotSeconds: sampled?.oldest, peakLogBytes: sampled?.peakLog,
   };
@@ -213,11 +220,18 @@ function print(results: Result[], o: Options): void {
   for (const rows of new Set(results.map((r) => r.rows))) {
     for (const writers of new Set(results.map((r) => r.writers))) {
       const get = (t: Tool) => results.find((r) => r.tool === t && r.rows === rows && r.writers === writers);
-      const [a, b] = [get('rpcl'), get('pg_repack')];
+      const [a, b, f] = [get('rpcl'), get('pg_repack'), get('sql_floor')];
       if (a && b) {
         console.log(
           `rpcl / pg_repack (${rows} rows, ${writers} writers): wall ${(a.wallSeconds / b.wallSeconds).toFixed(2)}, ` +
             `worst stall ${(a.during.worst / Math.max(0.001, b.during.worst)).toFixed(2)}, size after ${(a.sizeAfter / b.sizeAfter).toFixed(3)}`,
+        );
+      }
+      if (f && (a || b)) {
+        console.log(
+          `plain-SQL floor (${rows} rows, ${writers} writers): ${f.wallSeconds.toFixed(2)} s` +
+            (b ? `, floor / pg_repack ${(f.wallSeconds / b.wallSeconds).toFixed(2)}` : '') +
+            (a ? `, rpcl / floor ${(a.wallSeconds / f.wallSeconds).toFixed(2)}` : ''),
         );
       }
     }
@@ -226,6 +240,8 @@ function print(results: Result[], o: Options): void {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  const unknown = o.tools.filter((t) => !ALL_TOOLS.includes(t));
+  if (unknown.length > 0) throw new Error(`unknown --tools ${unknown.join(', ')}: choose from ${ALL_TOOLS.join(', ')}`);
   const server = await startDebianServer((m) => console.error(m));
   const results: Result[] = [];
   try {

@@ -4,7 +4,7 @@
  * the `postgres` OS user, removed afterwards.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, chownSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, chmodSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../embedded/server.js';
@@ -36,7 +36,14 @@ function asPostgres(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
 }
 
+/**
+ * RPCL_BENCH_TRACE: the server log names every lock wait longer than 20 ms (who waited, for
+ * what, behind whom) and every checkpoint, and is printed when the server stops.
+ */
+const TRACE_SETTINGS = ' -c log_lock_waits=on -c deadlock_timeout=20ms -c log_checkpoints=on -c log_line_prefix=%m[%p]%q%a: ';
+
 export async function startDebianServer(log: (s: string) => void): Promise<DebianServer> {
+  const trace = Boolean(process.env.RPCL_BENCH_TRACE);
   ensureInstalled(log);
   const dir = mkdtempSync(join(tmpdir(), 'rpcl-bench-pg15-'));
   chmodSync(dir, 0o755);
@@ -49,7 +56,7 @@ export async function startDebianServer(log: (s: string) => void): Promise<Debia
   asPostgres(join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '-N']);
   asPostgres(join(BIN, 'pg_ctl'), [
     '-D', data, '-l', join(dir, 'server.log'), '-w', 'start',
-    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c shared_buffers=512MB -c max_wal_size=4GB -c maintenance_work_mem=256MB -c checkpoint_timeout=30min`,
+    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c shared_buffers=512MB -c max_wal_size=4GB -c maintenance_work_mem=256MB -c checkpoint_timeout=30min${trace ? TRACE_SETTINGS : ''}`,
   ]);
   return {
     host: '127.0.0.1',
@@ -57,6 +64,7 @@ export async function startDebianServer(log: (s: string) => void): Promise<Debia
     user: 'postgres',
     pgRepack: join(BIN, 'pg_repack'),
     stop() {
+      if (trace) log(readFileSync(join(dir, 'server.log'), 'utf8'));
       try {
         asPostgres(join(BIN, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
       } finally {

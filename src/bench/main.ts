@@ -32,6 +32,8 @@ interface Options {
   writers: number[];
   tools: Tool[];
   baselineSeconds: number;
+  /** Runs of each tool in each cell, interleaved; summaries and ratios use their medians. */
+  repeat: number;
 }
 
 interface Result {
@@ -59,11 +61,14 @@ function parseArgs(argv: string[]): Options {
   const parallel = Number(get('parallel') ?? 2);
   const rate = Number(get('rate') ?? DEFAULT_WRITER_RATE);
   const uniqueForExclude = argv.includes('--unique-for-exclude');
-  if (argv.includes('--quick')) return { parallel, rate, uniqueForExclude, rows: [100_000], writers: [2], tools: ALL_TOOLS, baselineSeconds: 3 };
+  const repeat = Number(get('repeat') ?? 1);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a whole number of at least 1 (got ${get('repeat')})`);
+  if (argv.includes('--quick')) return { parallel, rate, uniqueForExclude, repeat, rows: [100_000], writers: [2], tools: ALL_TOOLS, baselineSeconds: 3 };
   return {
     parallel,
     rate,
     uniqueForExclude,
+    repeat,
     rows: list(get('rows'), [1_000_000, 10_000_000]),
     writers: list(get('writers'), [0, 2, 4]),
     tools: (get('tools')?.split(',') as Tool[] | undefined) ?? ALL_TOOLS,
@@ -212,30 +217,79 @@ function print(results: Result[], o: Options): void {
     mb(r.sizeBefore), mb(r.sizeAfter), r.dataEqual ? 'yes' : 'NO', mb(r.walBytes),
     r.oldestSnapshotSeconds === undefined ? '-' : r.oldestSnapshotSeconds.toFixed(1), r.peakLogBytes === undefined ? '-' : mb(r.peakLogBytes),
   ]);
+  printTable(header, lines);
+  if (o.repeat > 1) printSummary(results, o);
+  for (const rows of new Set(results.map((r) => r.rows))) {
+    for (const writers of new Set(results.map((r) => r.writers))) {
+      const get = (t: Tool) => summary(results.filter((r) => r.tool === t && r.rows === rows && r.writers === writers));
+      const [a, b, f] = [get('rpcl'), get('pg_repack'), get('sql_floor')];
+      const of = o.repeat > 1 ? ` (medians of ${o.repeat} runs)` : '';
+      if (a && b) {
+        console.log(
+          `rpcl / pg_repack (${rows} rows, ${writers} writers)${of}: wall ${(a.wall / b.wall).toFixed(2)}, ` +
+            `worst stall ${(a.worst / Math.max(0.001, b.worst)).toFixed(2)}, size after ${(a.sizeAfter / b.sizeAfter).toFixed(3)}`,
+        );
+      }
+      if (f && (a || b)) {
+        console.log(
+          `plain-SQL floor (${rows} rows, ${writers} writers)${of}: ${f.wall.toFixed(2)} s` +
+            (b ? `, floor / pg_repack ${(f.wall / b.wall).toFixed(2)}` : '') +
+            (a ? `, rpcl / floor ${(a.wall / f.wall).toFixed(2)}` : ''),
+        );
+      }
+    }
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Medians (and extremes) of one tool's runs in one cell; undefined when it did not run. */
+function summary(runs: Result[]) {
+  if (runs.length === 0) return undefined;
+  const of = (f: (r: Result) => number) => runs.map(f);
+  return {
+    runs: runs.length,
+    wall: median(of((r) => r.wallSeconds)),
+    wallMin: Math.min(...of((r) => r.wallSeconds)),
+    wallMax: Math.max(...of((r) => r.wallSeconds)),
+    p99: median(of((r) => r.during.p99)),
+    worst: median(of((r) => r.during.worst)),
+    worstMax: Math.max(...of((r) => r.during.worst)),
+    ratio: median(of((r) => (100 * r.during.perSecond) / Math.max(1, r.before.perSecond))),
+    sizeAfter: median(of((r) => r.sizeAfter)),
+  };
+}
+
+function printSummary(results: Result[], o: Options): void {
+  console.log(`\nmedians of ${o.repeat} runs (range in brackets)`);
+  const header = ['tool', 'rows', 'writers', 'wall s', 'p99 ms', 'worst ms', 'during/before', 'size after'];
+  const lines: string[][] = [];
+  for (const rows of o.rows) {
+    for (const writers of o.writers) {
+      for (const tool of o.tools) {
+        const s = summary(results.filter((r) => r.tool === tool && r.rows === rows && r.writers === writers));
+        if (!s) continue;
+        lines.push([
+          tool, String(rows), String(writers), `${s.wall.toFixed(2)} (${s.wallMin.toFixed(2)}-${s.wallMax.toFixed(2)})`,
+          writers === 0 ? '-' : ms(s.p99), writers === 0 ? '-' : `${ms(s.worst)} (max ${ms(s.worstMax)})`,
+          writers === 0 ? '-' : `${s.ratio.toFixed(0)}%`, mb(s.sizeAfter),
+        ]);
+      }
+    }
+  }
+  printTable(header, lines);
+}
+
+function printTable(header: string[], lines: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(fmt(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const l of lines) console.log(fmt(l));
-  for (const rows of new Set(results.map((r) => r.rows))) {
-    for (const writers of new Set(results.map((r) => r.writers))) {
-      const get = (t: Tool) => results.find((r) => r.tool === t && r.rows === rows && r.writers === writers);
-      const [a, b, f] = [get('rpcl'), get('pg_repack'), get('sql_floor')];
-      if (a && b) {
-        console.log(
-          `rpcl / pg_repack (${rows} rows, ${writers} writers): wall ${(a.wallSeconds / b.wallSeconds).toFixed(2)}, ` +
-            `worst stall ${(a.during.worst / Math.max(0.001, b.during.worst)).toFixed(2)}, size after ${(a.sizeAfter / b.sizeAfter).toFixed(3)}`,
-        );
-      }
-      if (f && (a || b)) {
-        console.log(
-          `plain-SQL floor (${rows} rows, ${writers} writers): ${f.wallSeconds.toFixed(2)} s` +
-            (b ? `, floor / pg_repack ${(f.wallSeconds / b.wallSeconds).toFixed(2)}` : '') +
-            (a ? `, rpcl / floor ${(a.wallSeconds / f.wallSeconds).toFixed(2)}` : ''),
-        );
-      }
-    }
-  }
 }
 
 async function main(): Promise<void> {
@@ -247,9 +301,11 @@ async function main(): Promise<void> {
   try {
     for (const rows of o.rows) {
       for (const writers of o.writers) {
-        for (const tool of o.tools) {
-          console.error(`${tool}: ${rows} rows, ${writers} writers ...`);
-          results.push(await measure(tool, server, rows, writers, o));
+        for (let run = 1; run <= o.repeat; run++) {
+          for (const tool of o.tools) {
+            console.error(`${tool}: ${rows} rows, ${writers} writers${o.repeat > 1 ? `, run ${run} of ${o.repeat}` : ''} ...`);
+            results.push(await measure(tool, server, rows, writers, o));
+          }
         }
       }
     }

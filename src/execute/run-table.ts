@@ -295,15 +295,25 @@ async function afterSwap(run: TableRun) {
   // Validation is done, so nothing else of rpcl locks the new table now: ANALYZE (SHARE UPDATE
   // EXCLUSIVE on the application's table, bounded like every lock) runs on the work session
   // while the control session drops the old table and the work objects, which it never touches.
+  const t0 = performance.now();
+  const took: string[] = [];
+  const timed = async (what: string, body: () => Promise<unknown>) => {
+    const t = performance.now();
+    await body();
+    took.push(`${what} ${(performance.now() - t).toFixed(1)} ms (ended at +${(performance.now() - t0).toFixed(0)} ms)`);
+  };
   await Promise.all([
     (async () => {
-      await bounded('dropping the old table', control, () => runStep(control, dropOldTable(run.facts.oid)));
-      await removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
-        run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),
+      await timed('old table dropped', () => bounded('dropping the old table', control, () => runStep(control, dropOldTable(run.facts.oid))));
+      await timed('work objects removed', () =>
+        removeWorkObjects(control, run.facts.oid, cleanupOptions(conn, run.log, ref)).catch((err) =>
+          run.emit({ type: 'warning', ref, message: `removing work objects failed: ${(err as Error).message}` }),
+        ),
       );
     })(),
-    conn.analyzeTables ? bounded('analyzing the table', work, () => work.query(`ANALYZE ${run.table}`)) : undefined,
+    conn.analyzeTables ? timed('ANALYZE', () => bounded('analyzing the table', work, () => work.query(`ANALYZE ${run.table}`))) : undefined,
   ]);
+  run.log.debug(`cleanup: ${took.join(', ')}`, run.ref);
   const size = await control.query<{ n: string }>(`SELECT pg_total_relation_size($1::regclass)::int8 AS n`, [run.table]);
   return { sizeAfter: Number(size.rows[0]!.n) };
 }

@@ -2,7 +2,8 @@
  * `npm run bench`: the seed example with N rows, half deleted, under W writers, repacked by
  * rpcl, by pg_repack and by VACUUM FULL, each on its own database of the same Debian
  * PostgreSQL 15 server, in one run, next to the plain-SQL floor (floor.ts) that bounds any
- * tool limited to plain SQL. Prints one table; figures, not pass/fail.
+ * tool limited to plain SQL. Prints a table of runs (and of medians with --repeat); figures,
+ * not pass/fail.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -21,6 +21,7 @@ import { createCaptureFunction, createCaptureTriggers, createLogTable } from '..
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../plan/copy.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
+import { readCircumstances } from '../inspect/circumstances.js';
 import { createBatchTable, replayBatch } from '../plan/replay.js';
 import type { Step } from '../plan/step.js';
 import { dropOldTable, dropWorkObjects, swapLocks, swapSteps, validateForeignKey } from '../plan/swap.js';
@@ -65,7 +66,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   // The copy's identity sequences do not exist before a run: named here by their originals.
   const identities = facts.columns.filter((c) => c.identity !== '').map((c) => ({
     column: c.name, copySequence: `(the copy's ${c.name} sequence)`,
-    originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true,
+    originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true, grants: [], comment: null,
   }));
   phase(
     'swap (one transaction)',
@@ -107,8 +108,7 @@ export async function dryRun(rt: Runtime): Promise<number> {
       for (const [i, c] of selection.candidates.entries()) {
         const facts = await inspectTable(client, c.oid);
         if (facts === null) continue;
-        const perms = await client.query(`SELECT has_schema_privilege($1, 'CREATE') AS ok`, [facts.schema]);
-        const reason = refusalReason(facts, { createInSchema: perms.rows[0].ok });
+        const reason = refusalReason(facts, await readCircumstances(client, facts.schema));
         const name = displayQualified(facts);
         if (reason !== null) {
           print(`${i + 1}. ${name}: refused: ${reason}`);

@@ -5,7 +5,9 @@
  */
 import { inTransaction } from '../db/session.js';
 import type pg from 'pg';
-import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers, setDefaultTablespace } from '../plan/copy.js';
+import {
+  attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers, setDefaultTablespace, setSequenceType,
+} from '../plan/copy.js';
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
 import { quoteLiteral } from '../db/ident.js';
@@ -17,7 +19,18 @@ import { runStep, runSteps } from './steps.js';
 const LAST_BLOCK = 0xfffffffe;
 
 export async function createCopy(run: TableRun): Promise<void> {
-  await inTransaction(run.work, () => runSteps(run.work, createCopyTable(run.facts)));
+  const { work, facts } = run;
+  await inTransaction(work, async () => {
+    await runSteps(work, createCopyTable(facts));
+    for (const id of facts.identitySequences) {
+      if (id.dataType !== 'smallint' && id.dataType !== 'integer') continue;
+      const seq = await work.query<{ name: string }>(`SELECT pg_get_serial_sequence($1, $2) AS name`, [
+        helperName(workNames.copyTable(facts.oid)),
+        id.column,
+      ]);
+      await runStep(work, setSequenceType(seq.rows[0]!.name, id.dataType));
+    }
+  });
 }
 
 /** Page ranges [from, to) covering the heap; the last is open-ended. */

@@ -5,8 +5,9 @@
  */
 import type pg from 'pg';
 import { readFingerprint } from '../inspect/table.js';
-import { analyzeBatch, replayBatch } from '../plan/replay.js';
-import { helperName } from '../plan/capture.js';
+import { analyzeBatch, emptyCopy, replayBatch } from '../plan/replay.js';
+import { helperName, keyColumns } from '../plan/capture.js';
+import { quoteIdent } from '../db/ident.js';
 import { workNames } from '../plan/names.js';
 import { sleep } from '../db/session.js';
 import { DefinitionChangedError, StopRequestedError, type TableRun } from './context.js';
@@ -30,6 +31,13 @@ export async function applyBatch(client: pg.Client, run: TableRun): Promise<Batc
   const r = await runStep(client, take);
   const logRows = Number(r.rows[0].log_rows);
   const keys = Number(r.rows[0].keys);
+  if (r.rows[0].truncated) {
+    await runStep(client, emptyCopy(run.facts));
+    // TRUNCATE gave the table new storage: that is the application's doing, not a rewrite
+    // behind rpcl's back.
+    run.facts.relfilenode = await relfilenodeOf(client, run.facts.oid) ?? run.facts.relfilenode;
+    run.log.debug('the application truncated the table: the copy was emptied and refilled from the keys logged since', run.ref);
+  }
   if (keys > 0) {
     // Statistics for the batch (a millisecond): without them the planner guesses its size and
     // may scan the whole table to re-read a handful of keys, under the swap lock too.
@@ -72,16 +80,32 @@ export async function loggedTotal(client: pg.Client, oid: number): Promise<numbe
   return Number(rows[0]!.v);
 }
 
-export async function assertDefinitionUnchanged(client: pg.Client, run: TableRun): Promise<void> {
+async function relfilenodeOf(client: pg.Client, oid: number): Promise<number | null> {
   const { rows } = await client.query<{ relfilenode: string }>(
     `SELECT relfilenode::int8 AS relfilenode FROM pg_class WHERE oid = $1::oid`,
-    [run.facts.oid],
+    [oid],
   );
-  if (rows[0] === undefined) throw new DefinitionChangedError('existence');
-  if (Number(rows[0].relfilenode) !== run.facts.relfilenode) throw new DefinitionChangedError('storage (relfilenode)');
+  return rows[0] === undefined ? null : Number(rows[0].relfilenode);
+}
+
+export async function assertDefinitionUnchanged(client: pg.Client, run: TableRun): Promise<void> {
+  const relfilenode = await relfilenodeOf(client, run.facts.oid);
+  if (relfilenode === null) throw new DefinitionChangedError('existence');
+  if (relfilenode !== run.facts.relfilenode && !(await truncatePending(client, run))) {
+    throw new DefinitionChangedError('storage (relfilenode)');
+  }
   if ((await readFingerprint(client, run.facts.oid)) !== run.facts.fingerprint) {
     throw new DefinitionChangedError('definition');
   }
+}
+
+/** A committed TRUNCATE not yet replayed explains new storage (its marker is in the log). */
+async function truncatePending(client: pg.Client, run: TableRun): Promise<boolean> {
+  const first = keyColumns(run.facts)[0]!.name;
+  const { rows } = await client.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${helperName(workNames.logTable(run.facts.oid))} WHERE ${quoteIdent(first)} IS NULL) AS found`,
+  );
+  return rows[0]?.found ?? false;
 }
 
 export interface CatchUp {

@@ -12,6 +12,7 @@ import { backoffDelay, isLockFailure, retryOnLock } from '../db/retry.js';
 import { inTransaction, serializeQueries, setLocalTimeouts, sleep } from '../db/session.js';
 import type { Candidate } from '../inspect/select.js';
 import { inspectTable } from '../inspect/table.js';
+import { readCircumstances } from '../inspect/circumstances.js';
 import { refusalReason } from '../plan/refusals.js';
 import { createBatchTable } from '../plan/replay.js';
 import { dropOldTable } from '../plan/swap.js';
@@ -84,8 +85,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
       opts.emit({ type: 'warning', ref, message: `${why}: ${removed.join(', ')}` });
       if (prepared) await updateRun(control, prepared.runId, { status: 'aborted', phase: 'failed', lastError: why, ended: true });
     }
-    const perms = await control.query<{ ok: boolean }>(`SELECT has_schema_privilege($1, 'CREATE') AS ok`, [facts.schema]);
-    const reason = refusalReason(facts, { createInSchema: perms.rows[0]?.ok ?? false });
+    const reason = refusalReason(facts, await readCircumstances(control, facts.schema));
     if (reason !== null) return outcome('refused', { reason });
 
     let runId: number;

@@ -9,6 +9,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../db/ident.js';
 import { isLockFailure } from '../db/retry.js';
+import { SqlState } from '../db/sqlstate.js';
 import { setLocalTimeouts } from '../db/session.js';
 import {
   liveForeignKeys, liveIdentities, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
@@ -18,11 +19,11 @@ import { swapLocks, swapSteps, type LiveForeignKey } from '../plan/swap.js';
 import { watchBlockers, type Blocker } from './blockers.js';
 import type { TableRun } from './context.js';
 import { applyBatch, assertDefinitionUnchanged } from './replay.js';
-import { runSteps } from './steps.js';
+import { runStep, runSteps } from './steps.js';
 import { testPause } from './test-hooks.js';
 
 export type SwapAttempt =
-  | { ok: true; holdMs: number; foreignKeys: LiveForeignKey[]; replayedRows: number }
+  | { ok: true; holdMs: number; tableHoldMs: number; foreignKeys: LiveForeignKey[]; replayedRows: number }
   | { ok: false; blockers: Blocker[]; message: string };
 
 export function swapStatementTimeoutMs(lockTimeoutMs: number): number {
@@ -45,8 +46,7 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
   try {
     await setLocalTimeouts(work, { lockTimeoutMs, statementTimeoutMs: swapStatementTimeoutMs(lockTimeoutMs) });
     await work.query(`SELECT set_config('search_path', 'pg_catalog, pg_temp', true)`);
-    await lockTables(run);
-    const lockedAt = performance.now();
+    const { firstGrantAt, tableGrantAt: lockedAt } = await lockTables(run);
     // Not awaited: the monitor may be mid-query on the control session, and the lock is held.
     const monitorStopped = stopMonitor();
     run.log.debug('swap lock granted', run.ref);
@@ -74,14 +74,17 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
     ]);
     const renamed = mark();
     await work.query('COMMIT');
-    const holdMs = performance.now() - lockedAt;
+    const committedAt = performance.now();
     await monitorStopped;
-    run.log.debug(
-      `swap under lock: check ${checked.toFixed(1)} ms, final catch-up of ${batch.logRows} log rows ${replayed.toFixed(1)} ms, ` +
+    run.log.info(
+      `swap under lock: waited ${(lockedAt - firstGrantAt).toFixed(1)} ms for the table after the first other lock, ` +
+        `check ${checked.toFixed(1)} ms, final catch-up of ${batch.logRows} log rows ${replayed.toFixed(1)} ms, ` +
         `re-pointing and renames ${renamed.toFixed(1)} ms, commit ${mark().toFixed(1)} ms`,
       run.ref,
     );
-    return { ok: true, holdMs, foreignKeys, replayedRows: batch.logRows };
+    // What the application feels: from the first lock granted (views and foreign-key partners
+    // are locked before the table) to the commit.
+    return { ok: true, holdMs: committedAt - firstGrantAt, tableHoldMs: committedAt - lockedAt, foreignKeys, replayedRows: batch.logRows };
   } catch (err) {
     await work.query('ROLLBACK').catch(() => undefined);
     await stopMonitor();
@@ -90,8 +93,43 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
   }
 }
 
-async function lockTables(run: TableRun): Promise<void> {
-  for (const step of swapLocks(run.facts)) await run.work.query(step.sql);
+/**
+ * Takes the swap's locks in plan order (see plan/swap-locks.ts). The waits together last at
+ * most lock_timeout, and every wait after the first grant ends within 80 % of the server's
+ * deadlock_timeout counted from that grant: an application session can only be waiting for a
+ * lock rpcl holds since after it was granted, so its deadlock check (deadlock_timeout after
+ * its wait began) comes after rpcl's own wait has already timed out and released everything.
+ */
+async function lockTables(run: TableRun): Promise<{ firstGrantAt: number; tableGrantAt: number }> {
+  const { work } = run;
+  const deadlock = await work.query<{ ms: number }>(`SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`);
+  const afterFirstGrantMs = 0.8 * (deadlock.rows[0]?.ms ?? 1000);
+  const started = performance.now();
+  let firstGrantAt: number | null = null;
+  let tableGrantAt = started;
+  for (const step of swapLocks(run.facts)) {
+    if (step.locks) {
+      const now = performance.now();
+      let ms = run.conn.lockTimeoutMs - (now - started);
+      if (firstGrantAt !== null) ms = Math.min(ms, afterFirstGrantMs - (now - firstGrantAt));
+      if (ms < 1) throw new LockBudgetSpent(step.locks[0]!.table);
+      await setLocalTimeouts(work, { lockTimeoutMs: ms });
+    }
+    await runStep(work, step);
+    if (step.locks) {
+      tableGrantAt = performance.now();
+      firstGrantAt ??= tableGrantAt;
+    }
+  }
+  return { firstGrantAt: firstGrantAt ?? tableGrantAt, tableGrantAt };
+}
+
+/** The lock budget ran out before every lock was granted: a failed attempt like a lock timeout. */
+class LockBudgetSpent extends Error {
+  readonly code = SqlState.lockNotAvailable;
+  constructor(table: string) {
+    super(`the swap's lock budget was spent before the lock on ${table} could be requested`);
+  }
 }
 
 /** Milliseconds since the previous call. */

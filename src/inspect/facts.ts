@@ -72,6 +72,27 @@ export interface ForeignKeyFact {
   definition: string;
   validated: boolean;
   comment: string | null;
+  /** The referencing table is partitioned: its partitions hold clones of the constraint. */
+  tableIsPartitioned: boolean;
+}
+
+/**
+ * A CHECK (or, on PostgreSQL 18, NOT NULL) constraint that is NOT VALID: rows that violate it
+ * may exist and must be kept. The copy is built without it and it is added back, NOT VALID,
+ * by the swap (catalog work only).
+ */
+export interface NotValidConstraintFact {
+  name: string;
+  /** pg_get_constraintdef, ending in NOT VALID. */
+  definition: string;
+  comment: string | null;
+}
+
+/** An identity column's sequence: LIKE gives the copy's sequence every option but its type. */
+export interface IdentitySequenceFact {
+  column: string;
+  /** format_type of the sequence's data type: smallint, integer or bigint. */
+  dataType: string;
 }
 
 export interface ViewFact {
@@ -118,6 +139,8 @@ export interface TableFacts {
   owner: string;
   /** The connected role may act as the owner (ALTER, DROP). */
   canActAsOwner: boolean;
+  /** The connected role is a superuser or has BYPASSRLS: FORCE ROW LEVEL SECURITY does not filter its reads. */
+  canBypassRls: boolean;
   tablespace: string | null;
   relfilenode: number;
   reloptions: string[];
@@ -129,6 +152,8 @@ export interface TableFacts {
   columns: ColumnFact[];
   key: KeyFact | null;
   indexes: IndexFact[];
+  notValidConstraints: NotValidConstraintFact[];
+  identitySequences: IdentitySequenceFact[];
   incomingForeignKeys: ForeignKeyFact[];
   outgoingForeignKeys: ForeignKeyFact[];
   views: ViewFact[];

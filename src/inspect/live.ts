@@ -16,7 +16,7 @@ export async function liveForeignKeys(client: pg.Client, oid: number): Promise<L
     `SELECT con.conname, n.nspname, c.relname, pg_get_constraintdef(con.oid) AS def, con.convalidated,
             obj_description(con.oid, 'pg_constraint') AS comment, con.conrelid = $1::oid AS on_table
      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE con.contype = 'f' AND (con.conrelid = $1::oid OR con.confrelid = $1::oid)
+     WHERE con.contype = 'f' AND (con.conrelid = $1::oid OR con.confrelid = $1::oid) AND con.conparentid = 0
      ORDER BY con.conrelid = $1::oid DESC, n.nspname, c.relname, con.conname`,
     [oid],
   );
@@ -45,7 +45,7 @@ export async function liveViews(client: pg.Client, oid: number): Promise<LiveVie
 }
 
 export async function liveIdentities(client: pg.Client, oid: number): Promise<LiveIdentity[]> {
-  const seqOf = `SELECT a.attname, n.nspname, s.relname
+  const seqOf = `SELECT a.attname, n.nspname, s.relname, s.oid::int8 AS oid, obj_description(s.oid, 'pg_class') AS comment
      FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
      JOIN pg_namespace n ON n.oid = s.relnamespace
      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
@@ -65,6 +65,8 @@ export async function liveIdentities(client: pg.Client, oid: number): Promise<Li
       originalSequence: { schema: o.nspname, name: o.relname },
       lastValue: state.rows[0].v,
       isCalled: state.rows[0].is_called,
+      grants: await readGrants(client, Number(o.oid)),
+      comment: o.comment,
     });
   }
   return result;

@@ -8,8 +8,10 @@ import type {
   ColumnFact,
   ForeignKeyFact,
   GrantFact,
+  IdentitySequenceFact,
   IndexFact,
   KeyFact,
+  NotValidConstraintFact,
   PublicationFact,
   SequenceFact,
   TableFacts,
@@ -21,6 +23,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
     `SELECT c.oid::int8 AS oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.relispartition,
             pg_get_userbyid(c.relowner) AS owner,
             pg_has_role(current_user, c.relowner, 'USAGE') AS can_act_as_owner,
+            (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user) AS can_bypass_rls,
             ts.spcname AS tablespace, c.relfilenode::int8 AS relfilenode,
             coalesce(c.reloptions, '{}') AS reloptions,
             coalesce(t.reloptions, '{}') AS toast_reloptions,
@@ -42,6 +45,8 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
   // One session runs one query at a time: read in sequence.
   const columns = await readColumns(client, oid);
   const indexes = await readIndexes(client, oid);
+  const notValid = await readNotValidConstraints(client, oid);
+  const identitySequences = await readIdentitySequences(client, oid);
   const fks = await readForeignKeys(client, oid);
   const views = await readViews(client, oid);
   const publications = await readPublications(client, oid);
@@ -60,6 +65,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
     inheritedBy: r.inherited_by,
     owner: r.owner,
     canActAsOwner: r.can_act_as_owner,
+    canBypassRls: r.can_bypass_rls,
     tablespace: r.tablespace,
     relfilenode: Number(r.relfilenode),
     reloptions: r.reloptions,
@@ -71,6 +77,8 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
     columns,
     key: chooseKey(indexes, columns),
     indexes,
+    notValidConstraints: notValid,
+    identitySequences,
     incomingForeignKeys: fks.filter((f) => f.referencedOid === oid),
     outgoingForeignKeys: fks.filter((f) => f.table.oid === oid),
     views,
@@ -127,7 +135,15 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
             CASE WHEN starts_with(pg_get_indexdef(ic.oid), prefix.p || ' USING ')
                  THEN substr(pg_get_indexdef(ic.oid), length(prefix.p) + 1) END AS tail,
             i.indisprimary, i.indisclustered, i.indisreplident, pg_relation_size(ic.oid)::int8 AS bytes,
-            (i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indisvalid) AS unique_usable,
+            (i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indisvalid
+             -- replay matches keys with the column type's own = under the column's collation: the
+             -- index must mean the same equality (default operator class, same collation)
+             AND NOT EXISTS (
+               SELECT 1 FROM unnest(i.indclass[0:i.indnkeyatts - 1]::oid[], i.indcollation[0:i.indnkeyatts - 1]::oid[],
+                                    i.indkey[0:i.indnkeyatts - 1]::int2[]) k(opc, coll, attnum)
+               JOIN pg_opclass o ON o.oid = k.opc
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+               WHERE NOT o.opcdefault OR k.coll <> a.attcollation)) AS unique_usable,
             ARRAY(SELECT a.attname::text FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, ord)
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS key_columns,
             bool_and_notnull.all_not_null,
@@ -194,13 +210,15 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
             pg_get_userbyid(c.relowner) AS table_owner, pg_has_role(current_user, c.relowner, 'USAGE') AS can_alter_table,
             has_table_privilege(con.confrelid, 'REFERENCES') AS can_reference,
             con.convalidated, obj_description(con.oid, 'pg_constraint') AS comment,
-            pg_get_constraintdef(con.oid) AS def
+            pg_get_constraintdef(con.oid) AS def, c.relkind = 'p' AS partitioned
      FROM pg_constraint con
      JOIN pg_class c ON c.oid = con.conrelid
      JOIN pg_namespace n ON n.oid = c.relnamespace
      JOIN pg_class rc ON rc.oid = con.confrelid
      JOIN pg_namespace rn ON rn.oid = rc.relnamespace
      WHERE con.contype = 'f' AND (con.conrelid = $1::oid OR con.confrelid = $1::oid)
+       -- a partition's clone of its parent's constraint goes and comes with the parent's
+       AND con.conparentid = 0
      ORDER BY n.nspname, c.relname, con.conname`,
     [oid],
   );
@@ -215,7 +233,33 @@ async function readForeignKeys(client: pg.Client, oid: number): Promise<ForeignK
     definition: f.def,
     validated: f.convalidated,
     comment: f.comment,
+    tableIsPartitioned: f.partitioned,
   }));
+}
+
+async function readNotValidConstraints(client: pg.Client, oid: number): Promise<NotValidConstraintFact[]> {
+  const { rows } = await client.query(
+    `SELECT con.conname, pg_get_constraintdef(con.oid) AS def, obj_description(con.oid, 'pg_constraint') AS comment
+     FROM pg_constraint con
+     WHERE con.conrelid = $1::oid AND con.contype::text IN ('c', 'n') AND NOT con.convalidated
+     ORDER BY con.conname`,
+    [oid],
+  );
+  return rows.map((c) => ({ name: c.conname, definition: c.def, comment: c.comment }));
+}
+
+async function readIdentitySequences(client: pg.Client, oid: number): Promise<IdentitySequenceFact[]> {
+  const { rows } = await client.query(
+    `SELECT a.attname, format_type(s.seqtypid, NULL) AS type
+     FROM pg_depend d
+     JOIN pg_sequence s ON s.seqrelid = d.objid
+     JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'i'
+       AND d.refobjid = $1::oid
+     ORDER BY a.attnum`,
+    [oid],
+  );
+  return rows.map((r) => ({ column: r.attname, dataType: r.type }));
 }
 
 /**

@@ -3,8 +3,14 @@
  *
  * Only keys are logged (old and new key when an UPDATE changes it); replay re-reads each
  * touched row's state from the table itself. That keeps the writers' cost to one narrow insert
- * per row and makes replay idempotent. TRUNCATE is refused while the run lasts: it would change
- * the table's storage and cannot be replayed from keys.
+ * per row and makes replay idempotent.
+ *
+ * The application's TRUNCATE is logged as a marker row whose key columns are all NULL (a key
+ * column is never NULL in the table). Replay reads the marker as "the copy is empty from here
+ * on": TRUNCATE takes ACCESS EXCLUSIVE, so every transaction that wrote the table before it
+ * had committed, and every row the table holds after it was written later and logged its key
+ * after the marker. A batch that sees the marker therefore empties the copy and re-reads the
+ * keys it took, which include every row its snapshot can see (see plan/replay.ts).
  *
  * The trigger function is SECURITY DEFINER with a fixed search_path, so writers that only have
  * DML grants on the table can still write the log; it widens nothing, because a trigger
@@ -39,7 +45,8 @@ export function keyColumnDeclaration(c: ColumnFact): string {
 }
 
 export function createLogTable(facts: TableFacts): Step {
-  const cols = keyColumns(facts).map(keyColumnDeclaration).join(', ');
+  // Nullable: a row with every key column NULL is the marker of a TRUNCATE.
+  const cols = keyColumns(facts).map((c) => keyColumnDeclaration(c).replace(/ NOT NULL$/, '')).join(', ');
   return {
     description: 'create the change log',
     sql: `CREATE TABLE ${helperName(workNames.logTable(facts.oid))} (rpcl_id bigserial, ${cols})`,
@@ -62,8 +69,8 @@ export function createCaptureFunction(facts: TableFacts): Step {
   const body = `
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
-    RAISE EXCEPTION 'rpcl is repacking table %.%: TRUNCATE is refused until the run ends', TG_TABLE_SCHEMA, TG_TABLE_NAME
-      USING ERRCODE = 'object_in_use', HINT = 'wait for the run, or stop it with rpcl abort_repack';
+    INSERT INTO ${log} DEFAULT VALUES;
+    RETURN NULL;
   ELSIF TG_OP = 'DELETE' THEN
     ${insert('OLD')}
   ELSE

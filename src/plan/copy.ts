@@ -42,6 +42,15 @@ export function createCopyTable(facts: TableFacts): Step[] {
       sql: `ALTER TABLE ${copy} OWNER TO ${quoteIdent(facts.owner)}`,
     },
   ];
+  // NOT VALID constraints may have violating rows, which the copy must take as they are: LIKE
+  // copies such a constraint as a valid one, so it is dropped here and re-added NOT VALID by
+  // the swap.
+  for (const c of facts.notValidConstraints) {
+    steps.push({
+      description: `constraint ${c.name} is NOT VALID: left off the copy until the swap`,
+      sql: `ALTER TABLE ${copy} DROP CONSTRAINT ${quoteIdent(c.name)}`,
+    });
+  }
   for (const c of facts.columns) {
     if (c.statisticsTarget !== null) {
       steps.push({
@@ -146,6 +155,14 @@ export function attachConstraint(facts: TableFacts, index: IndexFact, k: number)
     description: `attach ${kind.toLowerCase()} ${c.name}`,
     sql: `ALTER TABLE ${helperName(workNames.copyTable(facts.oid))} ADD CONSTRAINT ${tmp} ${kind} USING INDEX ${tmp}${timing}`,
   };
+}
+
+/**
+ * LIKE gives the copy's identity sequence every option of the original's but its data type
+ * (it is always bigint): set it. `sequence` is the quoted name pg_get_serial_sequence returns.
+ */
+export function setSequenceType(sequence: string, dataType: 'smallint' | 'integer'): Step {
+  return { description: `identity sequence ${sequence} as ${dataType}`, sql: `ALTER SEQUENCE ${sequence} AS ${dataType}` };
 }
 
 export function setDefaultTablespace(tablespace: string | null): Step {

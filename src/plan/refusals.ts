@@ -6,14 +6,16 @@ import { displayIdent } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { HELPER_SCHEMA } from './names.js';
 
-export interface Permissions {
+export interface Circumstances {
   /** CREATE on the table's schema: the copy must move there at the swap. */
   createInSchema: boolean;
+  /** server_version_num */
+  serverVersion: number;
 }
 
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
 
-export function refusalReason(facts: TableFacts, perms: Permissions): string | null {
+export function refusalReason(facts: TableFacts, perms: Circumstances): string | null {
   if (SYSTEM_SCHEMAS.has(facts.schema) || facts.schema.startsWith('pg_toast') || facts.schema.startsWith('pg_temp')) {
     if (facts.persistence === 't') return 'it is a temporary table: only its own session can see it; nothing to do';
     return 'it is a system catalog: system catalogs are never repacked by rpcl (use VACUUM FULL in a maintenance window)';
@@ -45,11 +47,17 @@ export function refusalReason(facts: TableFacts, perms: Permissions): string | n
     const owner = displayIdent(facts.owner);
     return `it is owned by ${owner}: connect as ${owner} (or a role that is a member of it) to repack it`;
   }
+  if (facts.rowSecurity && facts.forceRowSecurity && !facts.canBypassRls) {
+    // The owner is subject to its own policies under FORCE: a copy read through them would
+    // silently drop rows (every rpcl session runs with row_security = off, so it would fail).
+    return 'it has FORCE ROW LEVEL SECURITY and the connected role is subject to its policies: the copy could not read every row. ' +
+      'Connect as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS, or rds_superuser on RDS) to repack it';
+  }
   if (!perms.createInSchema) {
     return `the connected role has no CREATE privilege on schema ${displayIdent(facts.schema)}, which the swap needs: GRANT CREATE ON SCHEMA to it`;
   }
   if (facts.key === null) {
-    return 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns): add one so changes can be replayed by key';
+    return 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns, with the default operator class and collation): add one so changes can be replayed by key';
   }
   for (const index of facts.indexes) {
     if (index.constraint === null && index.definitionTail === null) {
@@ -61,6 +69,14 @@ export function refusalReason(facts: TableFacts, perms: Permissions): string | n
       return `table ${displayIdent(fk.table.schema)}.${displayIdent(fk.table.name)} references it (foreign key ${displayIdent(fk.name)}) ` +
         `and is owned by ${displayIdent(fk.tableOwner)}: the swap re-creates that foreign key, which needs its owner; ` +
         `connect as ${displayIdent(fk.tableOwner)} or a member of it`;
+    }
+  }
+  for (const fk of facts.incomingForeignKeys) {
+    if (fk.tableIsPartitioned && perms.serverVersion < 180000) {
+      return `partitioned table ${displayIdent(fk.table.schema)}.${displayIdent(fk.table.name)} references it (foreign key ${displayIdent(fk.name)}): ` +
+        'before PostgreSQL 18 a foreign key on a partitioned table cannot be added NOT VALID, so the swap would have to re-check ' +
+        'every row of every partition while holding the locks. On PostgreSQL 18 rpcl repacks it; on this server drop that foreign key ' +
+        'around the repack (and re-add it NOT VALID per partition, then VALIDATE)';
     }
   }
   for (const fk of facts.outgoingForeignKeys) {

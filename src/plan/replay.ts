@@ -36,16 +36,30 @@ export function createBatchTable(facts: TableFacts): Step {
   };
 }
 
-/** Result columns: log_rows (log rows consumed), keys (distinct keys touched). */
+/**
+ * Result columns: log_rows (log rows consumed), keys (distinct keys touched), truncated (a
+ * TRUNCATE marker was among them).
+ */
 export function takeLogBatch(facts: TableFacts): Step {
   const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
+  const first = quoteIdent(keyColumns(facts)[0]!.name);
   return {
     description: 'take the log rows this snapshot sees',
     sql:
       `WITH taken AS (DELETE FROM ${helperName(workNames.logTable(facts.oid))} RETURNING ${keys}), ` +
-      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken RETURNING 1) ` +
-      `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys`,
+      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken WHERE ${first} IS NOT NULL RETURNING 1) ` +
+      `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ` +
+      `EXISTS (SELECT 1 FROM taken WHERE ${first} IS NULL) AS truncated`,
   };
+}
+
+/**
+ * The batch saw the application's TRUNCATE: the copy is emptied; the batch's keys, re-read
+ * next, are every row the table holds in this snapshot (plan/capture.ts says why). The
+ * copy is rpcl's own, so its ACCESS EXCLUSIVE lock keeps no one waiting.
+ */
+export function emptyCopy(facts: TableFacts): Step {
+  return { description: 'the application truncated the table: empty the copy', sql: `TRUNCATE ${helperName(workNames.copyTable(facts.oid))}` };
 }
 
 export function deleteTouchedRows(facts: TableFacts): Step {

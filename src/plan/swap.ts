@@ -14,9 +14,10 @@ import type { TableFacts } from '../inspect/facts.js';
 import { dropCaptureTriggers, helperName, tableRef } from './capture.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
 import { reloptionItems } from './options.js';
-import type { LockLevel, Step } from './step.js';
+import type { Step } from './step.js';
 
 export { reloptionItems };
+export { swapLocks } from './swap-locks.js';
 
 export interface LiveForeignKey {
   name: string;
@@ -43,6 +44,16 @@ export interface LiveIdentity {
   originalSequence: QualifiedName;
   lastValue: string;
   isCalled: boolean;
+  /** The original sequence's grants and comment: the copy's sequence takes its place. */
+  grants: LiveGrant[];
+  comment: string | null;
+}
+
+export interface LiveGrant {
+  grantee: string | null;
+  privilege: string;
+  grantable: boolean;
+  column: string | null;
 }
 
 export interface LiveMatview {
@@ -53,7 +64,7 @@ export interface LiveMatview {
   tablespace: string | null;
   populated: boolean;
   owner: string;
-  grants: { grantee: string | null; privilege: string; grantable: boolean; column: string | null }[];
+  grants: LiveGrant[];
   comment: string | null;
   columnComments: { column: string; comment: string }[];
   /** pg_get_indexdef of each index, with its tablespace, comment and cluster mark. */
@@ -119,7 +130,7 @@ export interface SwapInputs {
 const ENABLE: Record<string, string | null> = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
 const POLICY_COMMAND: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
 
-function grantSql(g: LiveMatview['grants'][number], on: string): string {
+function grantSql(g: LiveGrant, on: string): string {
   const cols = g.column === null ? '' : ` (${quoteIdent(g.column)})`;
   const grantee = g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee);
   return `GRANT ${g.privilege}${cols} ON ${on} TO ${grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`;
@@ -193,32 +204,6 @@ export function withoutNotValid(definition: string): string {
   return definition.replace(/ NOT VALID$/, '');
 }
 
-/**
- * The swap's locks, each under lock_timeout: the table first (its ACCESS EXCLUSIVE is what
- * stops the writers), then tables whose foreign keys point at it (ACCESS EXCLUSIVE: their
- * constraint is dropped and re-added), then tables it points at (SHARE ROW EXCLUSIVE: adding a
- * foreign key creates triggers there), each once, in OID order.
- */
-export function swapLocks(facts: TableFacts): Step[] {
-  const byOid = new Map<number, { ref: string; level: 'ACCESS EXCLUSIVE' | 'SHARE ROW EXCLUSIVE' }>();
-  for (const fk of facts.incomingForeignKeys) {
-    if (fk.table.oid !== facts.oid) byOid.set(fk.table.oid, { ref: quoteQualified(fk.table), level: 'ACCESS EXCLUSIVE' });
-  }
-  for (const fk of facts.outgoingForeignKeys) {
-    const r = fk.referenced;
-    if (r.oid !== facts.oid && !byOid.has(r.oid)) byOid.set(r.oid, { ref: quoteQualified(r), level: 'SHARE ROW EXCLUSIVE' });
-  }
-  const lock = (ref: string, level: LockLevel): Step => ({
-    description: `lock ${ref}`,
-    sql: `LOCK TABLE ${ref} IN ${level} MODE`,
-    locks: [{ table: ref, level }],
-  });
-  return [
-    lock(tableRef(facts), 'ACCESS EXCLUSIVE'),
-    ...[...byOid.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level)),
-  ];
-}
-
 export function swapSteps(input: SwapInputs): Step[] {
   const { facts } = input;
   const table = tableRef(facts);
@@ -265,6 +250,9 @@ export function swapSteps(input: SwapInputs): Step[] {
       sql: `SELECT setval($1::regclass, $2::int8, $3::bool)`,
       params: [quoteQualified(id.originalSequence), id.lastValue, id.isCalled],
     });
+    const seq = quoteQualified(id.originalSequence);
+    for (const g of id.grants) add(`grant ${g.privilege} on identity sequence of ${id.column}`, grantSql(g, `SEQUENCE ${seq}`));
+    if (id.comment !== null) add(`comment on identity sequence of ${id.column}`, `COMMENT ON SEQUENCE ${seq} IS ${quoteLiteral(id.comment)}`);
   }
   add('restore autovacuum', `ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
   const relopts = [...reloptionItems(facts.reloptions), ...reloptionItems(facts.toastReloptions, 'toast.')];
@@ -289,7 +277,8 @@ export function swapSteps(input: SwapInputs): Step[] {
   for (const g of facts.grants) add(`grant ${g.privilege}`, grantSql(g, table));
   if (facts.comment !== null) add('table comment', `COMMENT ON TABLE ${table} IS ${quoteLiteral(facts.comment)}`);
   for (const index of facts.indexes) {
-    if (index.comment !== null && index.constraint === null) {
+    // Comments of the indexes behind PRIMARY KEY, UNIQUE and EXCLUDE constraints too.
+    if (index.comment !== null) {
       add(`comment on index ${index.name}`,
         `COMMENT ON INDEX ${quoteQualified({ schema: facts.schema, name: index.name })} IS ${quoteLiteral(index.comment)}`);
     }
@@ -297,6 +286,11 @@ export function swapSteps(input: SwapInputs): Step[] {
       add(`comment on constraint ${index.constraint.name}`,
         `COMMENT ON CONSTRAINT ${quoteIdent(index.constraint.name)} ON ${table} IS ${quoteLiteral(index.constraint.comment)}`);
     }
+  }
+  // No scan: NOT VALID checks only rows written from now on, as it did on the old table.
+  for (const c of facts.notValidConstraints) {
+    add(`constraint ${c.name} stays NOT VALID`, `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+    if (c.comment !== null) add(`comment on constraint ${c.name}`, `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${table} IS ${quoteLiteral(c.comment)}`);
   }
   const identity = { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: null }[facts.replicaIdentity];
   const replIndex = facts.indexes.find((i) => i.isReplicaIdentity);

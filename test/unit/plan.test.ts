@@ -4,7 +4,7 @@ import type { ColumnFact, IndexFact, TableFacts } from '../../src/inspect/facts.
 import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptureTriggers } from '../../src/plan/capture.js';
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers } from '../../src/plan/copy.js';
 import { refusalReason } from '../../src/plan/refusals.js';
-import { createBatchTable, deleteTouchedRows, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
+import { createBatchTable, deleteTouchedRows, emptyCopy, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
 import {
   attachmentSteps, dropOldTable, dropWorkObjects, matviewSteps, reloptionItems, swapLocks, swapSteps, validateForeignKey, withoutNotValid,
 } from '../../src/plan/swap.js';
@@ -21,7 +21,7 @@ const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact => ({
 function facts(extra: Partial<TableFacts> = {}): TableFacts {
   return {
     oid: 4242, schema: 'Sales', name: 'Order "Lines"', relkind: 'r', persistence: 'p', isPartition: false,
-    inheritsFrom: [], inheritedBy: [], owner: 'app', canActAsOwner: true, tablespace: null, relfilenode: 1,
+    inheritsFrom: [], inheritedBy: [], owner: 'app', canActAsOwner: true, canBypassRls: false, tablespace: null, relfilenode: 1,
     reloptions: [], toastReloptions: [], replicaIdentity: 'd', rowSecurity: false, forceRowSecurity: false, comment: null,
     columns: [
       col('order', 'integer'),
@@ -34,6 +34,7 @@ function facts(extra: Partial<TableFacts> = {}): TableFacts {
       index('pk', { constraint: { name: 'pk', type: 'p', definition: 'PRIMARY KEY ("order", "Line No")', comment: null, deferrable: false, deferred: false }, unique: true, definitionTail: ' USING btree ("order", "Line No")' }),
       index('note idx', { definitionTail: ' USING btree (note) WHERE (note IS NOT NULL)' }),
     ],
+    notValidConstraints: [], identitySequences: [],
     incomingForeignKeys: [], outgoingForeignKeys: [], views: [], publications: [], ownedSequences: [], grants: [],
     unsupportedDependents: [], estimatedRows: 10, totalBytes: 8192, fingerprint: 'x',
     ...extra,
@@ -43,14 +44,14 @@ function facts(extra: Partial<TableFacts> = {}): TableFacts {
 describe('capture', () => {
   it('logs key columns only, with their collations', () => {
     expect(createLogTable(facts({ key: { kind: 'primary', indexName: 'pk', columns: ['order', 'note'] } })).sql).toBe(
-      'CREATE TABLE "rpcl"."log_4242" (rpcl_id bigserial, "order" integer NOT NULL, "note" text COLLATE "pg_catalog"."C" NOT NULL)',
+      'CREATE TABLE "rpcl"."log_4242" (rpcl_id bigserial, "order" integer, "note" text COLLATE "pg_catalog"."C")',
     );
   });
 
-  it('the trigger function logs new and old keys, refuses TRUNCATE, runs as definer with a fixed search_path', () => {
+  it('the trigger function logs new and old keys, a marker for TRUNCATE, runs as definer with a fixed search_path', () => {
     const sql = createCaptureFunction(facts()).sql;
     expect(sql).toContain('CREATE FUNCTION "rpcl"."capture_4242"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $rpcl$');
-    expect(sql).toContain(`IF TG_OP = 'TRUNCATE' THEN`);
+    expect(sql).toContain(`IF TG_OP = 'TRUNCATE' THEN\n    INSERT INTO "rpcl"."log_4242" DEFAULT VALUES;\n    RETURN NULL;`);
     expect(sql).toContain(`INSERT INTO "rpcl"."log_4242" ("order", "Line No") VALUES (OLD."order", OLD."Line No");`);
     expect(sql).toContain(`INSERT INTO "rpcl"."log_4242" ("order", "Line No") VALUES (NEW."order", NEW."Line No");`);
     expect(sql).toContain(`IF TG_OP = 'UPDATE' AND ROW(OLD."order", OLD."Line No") IS DISTINCT FROM ROW(NEW."order", NEW."Line No") THEN`);
@@ -131,8 +132,9 @@ describe('replay', () => {
       'CREATE TEMPORARY TABLE IF NOT EXISTS "rpcl_batch_4242" ("order" integer NOT NULL, "Line No" integer NOT NULL) ON COMMIT DELETE ROWS',
     );
     expect(takeLogBatch(f).sql).toBe(
-      'WITH taken AS (DELETE FROM "rpcl"."log_4242" RETURNING "order", "Line No"), touched AS (INSERT INTO pg_temp."rpcl_batch_4242" ("order", "Line No") SELECT DISTINCT "order", "Line No" FROM taken RETURNING 1) SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys',
+      'WITH taken AS (DELETE FROM "rpcl"."log_4242" RETURNING "order", "Line No"), touched AS (INSERT INTO pg_temp."rpcl_batch_4242" ("order", "Line No") SELECT DISTINCT "order", "Line No" FROM taken WHERE "order" IS NOT NULL RETURNING 1) SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, EXISTS (SELECT 1 FROM taken WHERE "order" IS NULL) AS truncated',
     );
+    expect(emptyCopy(f).sql).toBe('TRUNCATE "rpcl"."copy_4242"');
     expect(deleteTouchedRows(f).sql).toBe(
       'DELETE FROM "rpcl"."copy_4242" c USING pg_temp."rpcl_batch_4242" b WHERE c."order" = b."order" AND c."Line No" = b."Line No"',
     );
@@ -158,7 +160,7 @@ describe('swap', () => {
         { name: 'self_fk', table: { schema: 'Sales', name: 'Order "Lines"' }, definition: 'FOREIGN KEY (x) REFERENCES "Sales"."Order ""Lines"""("order") NOT VALID', validated: false, comment: 'c', onRepackedTable: true },
       ],
       views: [{ view: { schema: 'Reports', name: 'v' }, definition: ' SELECT 1;', options: ['check_option=local'] }],
-      identities: [{ column: 'order', copySequence: 'copy_4242_order_seq', originalSequence: { schema: 'Sales', name: 'orig_seq' }, lastValue: '41', isCalled: true }],
+      identities: [{ column: 'order', copySequence: 'copy_4242_order_seq', originalSequence: { schema: 'Sales', name: 'orig_seq' }, lastValue: '41', isCalled: true, grants: [{ grantee: 'app', privilege: 'USAGE', grantable: false, column: null }], comment: 'ids' }],
     }).map((s) => s.sql);
     const t = '"Sales"."Order ""Lines"""';
     expect(sql).toEqual([
@@ -174,6 +176,8 @@ describe('swap', () => {
       `ALTER SEQUENCE "Sales"."seq" OWNED BY ${t}."order"`,
       'ALTER SEQUENCE "Sales"."copy_4242_order_seq" RENAME TO "orig_seq"',
       'SELECT setval($1::regclass, $2::int8, $3::bool)',
+      'GRANT USAGE ON SEQUENCE "Sales"."orig_seq" TO "app"',
+      `COMMENT ON SEQUENCE "Sales"."orig_seq" IS 'ids'`,
       `ALTER TABLE ${t} RESET (autovacuum_enabled, toast.autovacuum_enabled)`,
       `ALTER TABLE ${t} SET ("fillfactor" = '70')`,
       `ALTER TABLE "Sales"."child" ADD CONSTRAINT "child_fk" FOREIGN KEY (o, l) REFERENCES "Sales"."Order ""Lines"""("order", "Line No") ON DELETE CASCADE NOT VALID`,
@@ -194,7 +198,7 @@ describe('swap', () => {
 });
 
 describe('refusals', () => {
-  const ok = { createInSchema: true };
+  const ok = { createInSchema: true, serverVersion: 180000 };
   it.each([
     [{ relkind: 'v' }, 'it is a view: views hold no data; repack the tables it reads'],
     [{ relkind: 'm' }, 'it is a materialized view: use REFRESH MATERIALIZED VIEW CONCURRENTLY instead'],
@@ -205,7 +209,8 @@ describe('refusals', () => {
     [{ schema: 'pg_catalog' }, 'it is a system catalog: system catalogs are never repacked by rpcl (use VACUUM FULL in a maintenance window)'],
     [{ inheritsFrom: ['p'] }, 'it inherits from p: inheritance children are not supported (the parent would lose it)'],
     [{ canActAsOwner: false, owner: 'Big Boss' }, 'it is owned by "Big Boss": connect as "Big Boss" (or a role that is a member of it) to repack it'],
-    [{ key: null }, 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns): add one so changes can be replayed by key'],
+    [{ key: null }, 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns, with the default operator class and collation): add one so changes can be replayed by key'],
+    [{ rowSecurity: true, forceRowSecurity: true }, 'it has FORCE ROW LEVEL SECURITY and the connected role is subject to its policies: the copy could not read every row. Connect as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS, or rds_superuser on RDS) to repack it'],
     [{ unsupportedDependents: ['trigger t on table x'] }, 'these depend on it and cannot be carried across the swap yet: trigger t on table x. Drop and re-create them around the repack, or wait for a version of rpcl that handles them'],
   ] as [Partial<TableFacts>, string][])('%o', (extra, reason) => {
     expect(refusalReason(facts(extra), ok)).toBe(reason);
@@ -215,7 +220,7 @@ describe('refusals', () => {
     const fk = {
       name: 'child fk', table: { oid: 9, schema: 's', name: 'child' }, referencedOid: 4242,
       referenced: { oid: 4242, schema: 'Sales', name: 'Order "Lines"' }, definition: '', validated: true, comment: null,
-      tableOwner: 'Other', canAlterTable: false, canReference: true,
+      tableOwner: 'Other', canAlterTable: false, canReference: true, tableIsPartitioned: false,
     };
     expect(refusalReason(facts({ incomingForeignKeys: [fk] }), ok)).toBe(
       'table s.child references it (foreign key "child fk") and is owned by "Other": the swap re-creates that foreign key, which needs its owner; connect as "Other" or a member of it',
@@ -227,7 +232,7 @@ describe('refusals', () => {
   });
 
   it('needs CREATE on the table\'s schema', () => {
-    expect(refusalReason(facts(), { createInSchema: false })).toBe(
+    expect(refusalReason(facts(), { createInSchema: false, serverVersion: 180000 })).toBe(
       'the connected role has no CREATE privilege on schema "Sales", which the swap needs: GRANT CREATE ON SCHEMA to it',
     );
     expect(refusalReason(facts(), ok)).toBeNull();
@@ -235,22 +240,32 @@ describe('refusals', () => {
 });
 
 describe('swap locks and attachments', () => {
-  it('locks the table, then referencing tables exclusively, then referenced ones, each once, by OID', () => {
+  it('locks views, then foreign-key partners (each once, by OID), then the table; then waits for nothing', () => {
     const fk = (table: { oid: number; schema: string; name: string }, referenced: { oid: number; schema: string; name: string }) => ({
       name: 'fk', table, referencedOid: referenced.oid, referenced, definition: '', validated: true, comment: null,
-      tableOwner: 'app', canAlterTable: true, canReference: true,
+      tableOwner: 'app', canAlterTable: true, canReference: true, tableIsPartitioned: false,
     });
     const me = { oid: 4242, schema: 'Sales', name: 'Order "Lines"' };
     const child = { oid: 900, schema: 's', name: 'child' };
     const parent = { oid: 100, schema: 's', name: 'parent' };
+    const view = (oid: number, name: string, materialized: boolean) => ({
+      oid, schema: 'Reports', name, owner: 'app', canActAsOwner: true, materialized, dependents: [],
+    });
     const f = facts({
       incomingForeignKeys: [fk(child, me), fk(me, me)],
       outgoingForeignKeys: [fk(me, parent), fk(me, me), fk(me, parent)],
+      views: [view(7000, 'totals', true), view(6000, 'by "day"', false)],
     });
     expect(swapLocks(f).map((s) => s.sql)).toEqual([
-      'LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE',
+      'LOCK TABLE "Reports"."by ""day""" IN ACCESS EXCLUSIVE MODE',
+      'LOCK TABLE "Reports"."totals" IN ACCESS EXCLUSIVE MODE',
       'LOCK TABLE "s"."parent" IN SHARE ROW EXCLUSIVE MODE',
       'LOCK TABLE "s"."child" IN ACCESS EXCLUSIVE MODE',
+      'LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE',
+      `SELECT set_config('lock_timeout', '1ms', true)`,
+    ]);
+    expect(swapLocks(f).map((s) => s.locks?.[0]?.level ?? null)).toEqual([
+      'ACCESS EXCLUSIVE', 'ACCESS EXCLUSIVE', 'SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE', 'ACCESS EXCLUSIVE', null,
     ]);
   });
 

@@ -1,0 +1,57 @@
+/**
+ * The order in which the swap takes its locks (design notes, section 3).
+ *
+ * Once the table's ACCESS EXCLUSIVE is granted, every application query on the table queues
+ * behind the swap. If the swap then waited for anything else, a session holding that other
+ * object while waiting for the table would deadlock with it, and the queue would wait too. So:
+ *
+ * 1. Everything the swap changes besides the table is locked first, in the order the
+ *    application locks it: the views and materialized views that read the table (a query
+ *    through a view locks the view, then the table), then the tables whose foreign keys point
+ *    at it or that it points at (a foreign-key check locks the other table). Each of these,
+ *    and the table itself, waits at most what is left of lock_timeout, so the whole
+ *    acquisition never stalls anyone longer than lock_timeout; the executor also keeps every
+ *    wait after the first grant shorter than the server's deadlock_timeout, so if an
+ *    application session does hold a lock in the other order, rpcl's wait times out before
+ *    the application's deadlock check can pick an application session as the victim.
+ * 2. The table.
+ * 3. From then on, lock_timeout is 1 ms for the rest of the transaction: a lock that is not
+ *    free at once (a serial sequence some session is using, a relation a view's query names,
+ *    anything not foreseen here) fails the attempt instead of being waited for. A failed
+ *    attempt rolls back, replays more and retries with backoff.
+ */
+import { quoteQualified } from '../db/ident.js';
+import type { TableFacts } from '../inspect/facts.js';
+import { tableRef } from './capture.js';
+import type { LockLevel, Step } from './step.js';
+
+/** lock_timeout once the table is locked: nothing is waited for while it is held. */
+export const AFTER_TABLE_LOCK_TIMEOUT = '1ms';
+
+function lock(ref: string, level: LockLevel): Step {
+  return { description: `lock ${ref}`, sql: `LOCK TABLE ${ref} IN ${level} MODE`, locks: [{ table: ref, level }] };
+}
+
+export function swapLocks(facts: TableFacts): Step[] {
+  const views = [...facts.views].sort((a, b) => a.oid - b.oid).map((v) => lock(quoteQualified(v), 'ACCESS EXCLUSIVE'));
+  // A referencing table's constraint is dropped and re-added (ACCESS EXCLUSIVE); a referenced
+  // one only gains the new constraint's triggers (SHARE ROW EXCLUSIVE). LOCK TABLE on a
+  // partitioned table locks its partitions too, which hold clones of its constraint.
+  const partners = new Map<number, { ref: string; level: LockLevel }>();
+  for (const fk of facts.incomingForeignKeys) {
+    if (fk.table.oid !== facts.oid) partners.set(fk.table.oid, { ref: quoteQualified(fk.table), level: 'ACCESS EXCLUSIVE' });
+  }
+  for (const fk of facts.outgoingForeignKeys) {
+    const r = fk.referenced;
+    if (r.oid !== facts.oid && !partners.has(r.oid)) partners.set(r.oid, { ref: quoteQualified(r), level: 'SHARE ROW EXCLUSIVE' });
+  }
+  return [
+    ...views,
+    ...[...partners.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level)),
+    lock(tableRef(facts), 'ACCESS EXCLUSIVE'),
+    {
+      description: 'from here on no lock is waited for: one that is not free at once fails the attempt',
+      sql: `SELECT set_config('lock_timeout', '${AFTER_TABLE_LOCK_TIMEOUT}', true)`,
+    },
+  ];
+}

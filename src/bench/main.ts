@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the seed example with N rows, half deleted, under W writers, repacked by
- * rpcl, by pg_repack and by VACUUM FULL, each on its own database of the same Debian
+ * rpcl, by pg_repack and by VACUUM FULL (and a reader through the table's view), each on its own database of the same Debian
  * PostgreSQL 15 server, in one run, next to the plain-SQL floor (floor.ts) that bounds any
  * tool limited to plain SQL. Prints a table of runs (and of medians with --repeat); figures,
  * not pass/fail.
@@ -15,6 +15,7 @@ import pg from 'pg';
 import { equalsControl, loadSeedExample } from '../demo/seed.js';
 import { startDebianServer, type DebianServer } from './debian-server.js';
 import { BenchWriters, DEFAULT_WRITER_RATE, type LatencyStats } from '../demo/writers.js';
+import { ViewReader } from '../demo/readers.js';
 import { FLOOR_TABLE, runFloor } from './floor.js';
 
 const run = promisify(execFile);
@@ -51,6 +52,9 @@ interface Result {
   oldestSnapshotSeconds?: number;
   peakLogBytes?: number;
   writerErrors: number;
+  /** The reader through the view: its worst latency while the tool ran, and every error it saw. */
+  readerWorst: number;
+  readerErrors: string[];
 }
 
 function parseArgs(argv: string[]): Options {
@@ -174,12 +178,15 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   const sizeBefore = await size();
   const sessions = await Promise.all(Array.from({ length: writers }, () => client(s, db, 'bench writer')));
   const w = new BenchWriters(sessions, rows, o.rate);
+  const reader = writers > 0 ? new ViewReader(await client(s, db, 'bench reader'), rows, o.rate) : undefined;
   w.start();
   w.mark();
+  reader?.start();
   await new Promise((r) => setTimeout(r, o.baselineSeconds * 1000));
   const before = w.mark();
   const lsn0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
   const stopSampling = tool === 'rpcl' ? sampler(await client(s, db, 'bench sampler')) : undefined;
+  if (reader) reader.worstMs = 0;
   const t0 = performance.now();
   await runTool(tool, s, db, home);
   const wallSeconds = (performance.now() - t0) / 1000;
@@ -187,12 +194,14 @@ async function measure(tool: Tool, s: DebianServer, rows: number, writers: numbe
   const during = w.mark();
   const sampled = await stopSampling?.();
   const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [lsn0])).rows[0].b);
+  const readerWorst = reader?.worstMs ?? 0;
   await w.stop();
+  await reader?.stop();
   await Promise.all(sessions.map((x) => x.end()));
   const dataEqual = await equalsControl(c);
   const result: Result = {
     tool, rows, writers, wallSeconds, before, during, sizeBefore, sizeAfter: await size(tool === 'sql_floor' ? FLOOR_TABLE : undefined),
-    dataEqual, walBytes, writerErrors: w.errors.length,
+    dataEqual, walBytes, writerErrors: w.errors.length, readerWorst, readerErrors: reader?.errors ?? [],
     oldestSnapshotSeconds: sampled?.oldest, peakLogBytes: sampled?.peakLog,
   };
   await c.end();
@@ -209,12 +218,13 @@ function print(results: Result[], o: Options): void {
       ? `writers: ${o.rate} transactions/s each, latency counted from when each transaction was due`
       : 'writers: back to back, as fast as each can go',
   );
-  const header = ['tool', 'rows', 'writers', 'wall s', 'p50 ms', 'p99 ms', 'worst ms', 'worst before ms', 'w/s before', 'w/s during', 'during/before', 'size before', 'size after', 'equal', 'WAL', 'oldest snap s', 'peak log'];
+  const header = ['tool', 'rows', 'writers', 'wall s', 'p50 ms', 'p99 ms', 'worst ms', 'worst before ms', 'w/s before', 'w/s during', 'during/before', 'reader worst ms', 'app errors', 'size before', 'size after', 'equal', 'WAL', 'oldest snap s', 'peak log'];
   const lines = results.map((r) => [
     r.tool, String(r.rows), String(r.writers), r.wallSeconds.toFixed(1), ms(r.during.p50), ms(r.during.p99), ms(r.during.worst),
     ms(r.before.worst),
     r.before.perSecond.toFixed(0), r.during.perSecond.toFixed(0),
     r.writers === 0 ? '-' : `${((100 * r.during.perSecond) / Math.max(1, r.before.perSecond)).toFixed(0)}%`,
+    r.writers === 0 ? '-' : ms(r.readerWorst), String(r.writerErrors + r.readerErrors.length),
     mb(r.sizeBefore), mb(r.sizeAfter), r.dataEqual ? 'yes' : 'NO', mb(r.walBytes),
     r.oldestSnapshotSeconds === undefined ? '-' : r.oldestSnapshotSeconds.toFixed(1), r.peakLogBytes === undefined ? '-' : mb(r.peakLogBytes),
   ]);
@@ -314,7 +324,8 @@ async function main(): Promise<void> {
     server.stop();
   }
   print(results, o);
-  if (results.some((r) => !r.dataEqual || r.writerErrors > 0)) process.exitCode = 1;
+  for (const r of results) for (const e of r.readerErrors) console.error(`${r.tool}: the reader through the view got: ${e}`);
+  if (results.some((r) => !r.dataEqual || r.writerErrors > 0 || r.readerErrors.length > 0)) process.exitCode = 1;
 }
 
 await main();

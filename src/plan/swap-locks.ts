@@ -20,8 +20,8 @@
  *    anything not foreseen here) fails the attempt instead of being waited for. A failed
  *    attempt rolls back, replays more and retries with backoff.
  */
-import { quoteQualified } from '../db/ident.js';
-import type { TableFacts } from '../inspect/facts.js';
+import { quoteIdent, quoteQualified } from '../db/ident.js';
+import type { TableFacts, ViewFact } from '../inspect/facts.js';
 import { tableRef } from './capture.js';
 import type { LockLevel, Step } from './step.js';
 
@@ -32,8 +32,23 @@ function lock(ref: string, level: LockLevel): Step {
   return { description: `lock ${ref}`, sql: `LOCK TABLE ${ref} IN ${level} MODE`, locks: [{ table: ref, level }] };
 }
 
+/**
+ * ACCESS EXCLUSIVE on a view or materialized view alone. LOCK TABLE cannot do it: on a view it
+ * also locks every table the view reads (the repacked table first of all), and it refuses
+ * materialized views. ALTER ... OWNER TO the current owner changes nothing in the catalog and
+ * takes exactly that lock.
+ */
+function lockView(v: ViewFact): Step {
+  const ref = quoteQualified(v);
+  return {
+    description: `lock ${v.materialized ? 'materialized view' : 'view'} ${ref} (its owner stays ${v.owner})`,
+    sql: `ALTER ${v.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${ref} OWNER TO ${quoteIdent(v.owner)}`,
+    locks: [{ table: ref, level: 'ACCESS EXCLUSIVE' }],
+  };
+}
+
 export function swapLocks(facts: TableFacts): Step[] {
-  const views = [...facts.views].sort((a, b) => a.oid - b.oid).map((v) => lock(quoteQualified(v), 'ACCESS EXCLUSIVE'));
+  const views = [...facts.views].sort((a, b) => a.oid - b.oid).map(lockView);
   // A referencing table's constraint is dropped and re-added (ACCESS EXCLUSIVE); a referenced
   // one only gains the new constraint's triggers (SHARE ROW EXCLUSIVE). LOCK TABLE on a
   // partitioned table locks its partitions too, which hold clones of its constraint.

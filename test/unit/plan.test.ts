@@ -257,8 +257,8 @@ describe('swap locks and attachments', () => {
       views: [view(7000, 'totals', true), view(6000, 'by "day"', false)],
     });
     expect(swapLocks(f).map((s) => s.sql)).toEqual([
-      'LOCK TABLE "Reports"."by ""day""" IN ACCESS EXCLUSIVE MODE',
-      'LOCK TABLE "Reports"."totals" IN ACCESS EXCLUSIVE MODE',
+      'ALTER VIEW "Reports"."by ""day""" OWNER TO "app"',
+      'ALTER MATERIALIZED VIEW "Reports"."totals" OWNER TO "app"',
       'LOCK TABLE "s"."parent" IN SHARE ROW EXCLUSIVE MODE',
       'LOCK TABLE "s"."child" IN ACCESS EXCLUSIVE MODE',
       'LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE',

@@ -8,7 +8,8 @@ import { readFingerprint } from '../inspect/table.js';
 import { analyzeBatch, emptyCopy, replayBatch } from '../plan/replay.js';
 import { helperName, keyColumns } from '../plan/capture.js';
 import { quoteIdent } from '../db/ident.js';
-import { workNames } from '../plan/names.js';
+import { HELPER_SCHEMA, workNames } from '../plan/names.js';
+import type { TableFacts } from '../inspect/facts.js';
 import { sleep } from '../db/session.js';
 import { DefinitionChangedError, StopRequestedError, type TableRun } from './context.js';
 import { ReplayEstimator } from './estimator.js';
@@ -36,6 +37,8 @@ export async function applyBatch(client: pg.Client, run: TableRun): Promise<Batc
     // TRUNCATE gave the table new storage: that is the application's doing, not a rewrite
     // behind rpcl's back.
     run.facts.relfilenode = await relfilenodeOf(client, run.facts.oid) ?? run.facts.relfilenode;
+    // Recorded with the batch, so that a prepared copy is still recognised by the next run.
+    await client.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET relfilenode = $2 WHERE run_id = $1`, [run.runId, run.facts.relfilenode]);
     run.log.debug('the application truncated the table: the copy was emptied and refilled from the keys logged since', run.ref);
   }
   if (keys > 0) {
@@ -91,7 +94,7 @@ async function relfilenodeOf(client: pg.Client, oid: number): Promise<number | n
 export async function assertDefinitionUnchanged(client: pg.Client, run: TableRun): Promise<void> {
   const relfilenode = await relfilenodeOf(client, run.facts.oid);
   if (relfilenode === null) throw new DefinitionChangedError('existence');
-  if (relfilenode !== run.facts.relfilenode && !(await truncatePending(client, run))) {
+  if (relfilenode !== run.facts.relfilenode && !(await truncatePending(client, run.facts))) {
     throw new DefinitionChangedError('storage (relfilenode)');
   }
   if ((await readFingerprint(client, run.facts.oid)) !== run.facts.fingerprint) {
@@ -100,10 +103,10 @@ export async function assertDefinitionUnchanged(client: pg.Client, run: TableRun
 }
 
 /** A committed TRUNCATE not yet replayed explains new storage (its marker is in the log). */
-async function truncatePending(client: pg.Client, run: TableRun): Promise<boolean> {
-  const first = keyColumns(run.facts)[0]!.name;
+export async function truncatePending(client: pg.Client, facts: TableFacts): Promise<boolean> {
+  const first = keyColumns(facts)[0]!.name;
   const { rows } = await client.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM ${helperName(workNames.logTable(run.facts.oid))} WHERE ${quoteIdent(first)} IS NULL) AS found`,
+    `SELECT EXISTS (SELECT 1 FROM ${helperName(workNames.logTable(facts.oid))} WHERE ${quoteIdent(first)} IS NULL) AS found`,
   );
   return rows[0]?.found ?? false;
 }

@@ -23,7 +23,7 @@ import { findLeftovers, isComplete, isEmpty, removeWorkObjects } from './cleanup
 import { installCapture } from './capture.js';
 import { StopRequestedError, type EngineOptions, type TableRun } from './context.js';
 import { buildIndexes, copyData, createCopy } from './copy.js';
-import { catchUp, newCatchUp, type CatchUp } from './replay.js';
+import { catchUp, newCatchUp, truncatePending, type CatchUp } from './replay.js';
 import { validatePending } from './recovery.js';
 import { findPrepared, insertRun, resumeRun, updateRun } from './state.js';
 import { attemptSwap } from './swap.js';
@@ -74,9 +74,10 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     // prepared run, which is resumed only if the table is exactly as it was prepared.
     const prepared = await findPrepared(control, facts.oid);
     const leftovers = await findLeftovers(control, facts.oid);
+    // New storage is expected after the application's TRUNCATE (its marker still in the log).
     const resume =
-      prepared !== null && isComplete(leftovers, facts.oid) &&
-      prepared.fingerprint === facts.fingerprint && prepared.relfilenode === facts.relfilenode;
+      prepared !== null && isComplete(leftovers, facts.oid) && prepared.fingerprint === facts.fingerprint &&
+      (prepared.relfilenode === facts.relfilenode || await truncatePending(control, facts));
     if (!resume && !isEmpty(leftovers)) {
       const removed = await removeWorkObjects(control, facts.oid, cleanupOptions(opts.conn, opts.log, ref));
       const why = prepared

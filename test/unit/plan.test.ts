@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnFact, IndexFact, TableFacts } from '../../src/inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptureTriggers } from '../../src/plan/capture.js';
-import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers } from '../../src/plan/copy.js';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers, setSequenceType } from '../../src/plan/copy.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { createBatchTable, deleteTouchedRows, emptyCopy, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
 import {
@@ -84,6 +84,18 @@ describe('copy', () => {
       'ALTER TABLE "rpcl"."copy_4242" OWNER TO "app"',
       'ALTER TABLE "rpcl"."copy_4242" ALTER COLUMN "order" SET STATISTICS 500',
     ]);
+  });
+
+  it('leaves NOT VALID constraints off the copy (their violating rows must be copied), and sets identity sequence types', () => {
+    const steps = createCopyTable(facts({
+      notValidConstraints: [{ name: 'legacy "positive"', definition: 'CHECK ((v > 0)) NOT VALID', comment: null }],
+    }));
+    expect(steps.map((s) => s.sql)).toEqual([
+      'CREATE TABLE "rpcl"."copy_4242" (LIKE "Sales"."Order ""Lines""" INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)',
+      'ALTER TABLE "rpcl"."copy_4242" OWNER TO "app"',
+      'ALTER TABLE "rpcl"."copy_4242" DROP CONSTRAINT "legacy ""positive"""',
+    ]);
+    expect(setSequenceType('rpcl.copy_4242_id_seq', 'integer').sql).toBe('ALTER SEQUENCE rpcl.copy_4242_id_seq AS integer');
   });
 
   it('copies every column but generated ones, by TID range when asked', () => {
@@ -191,6 +203,22 @@ describe('swap', () => {
     ]);
   });
 
+  it('adds NOT VALID constraints back without a scan and keeps the comments of constraint indexes', () => {
+    const f = facts({
+      notValidConstraints: [{ name: 'legacy_positive', definition: 'CHECK ((v > 0)) NOT VALID', comment: 'old rows' }],
+      indexes: [index('pk', {
+        constraint: { name: 'pk', type: 'p', definition: 'PRIMARY KEY ("order")', comment: 'the constraint', deferrable: false, deferred: false },
+        unique: true, comment: 'the index',
+      })],
+    });
+    const sql = swapSteps({ facts: f, foreignKeys: [], views: [], identities: [] }).map((s) => s.sql);
+    const t = '"Sales"."Order ""Lines"""';
+    expect(sql).toContain(`COMMENT ON INDEX "Sales"."pk" IS 'the index'`);
+    expect(sql).toContain(`COMMENT ON CONSTRAINT "pk" ON ${t} IS 'the constraint'`);
+    expect(sql).toContain(`ALTER TABLE ${t} ADD CONSTRAINT "legacy_positive" CHECK ((v > 0)) NOT VALID`);
+    expect(sql).toContain(`COMMENT ON CONSTRAINT "legacy_positive" ON ${t} IS 'old rows'`);
+  });
+
   it('helpers', () => {
     expect(withoutNotValid('FOREIGN KEY (a) REFERENCES t(a) NOT VALID')).toBe('FOREIGN KEY (a) REFERENCES t(a)');
     expect(reloptionItems(['fillfactor=70', "x=it's"], 'toast.')).toEqual([`toast."fillfactor" = '70'`, `toast."x" = 'it''s'`]);
@@ -229,6 +257,19 @@ describe('refusals', () => {
     expect(refusalReason(facts({ outgoingForeignKeys: [out] }), ok)).toBe(
       'its foreign key to_parent references s.parent, on which the connected role has no REFERENCES privilege: the swap re-creates it; GRANT REFERENCES to the role',
     );
+  });
+
+  it('a foreign key from a partitioned table: carried from PostgreSQL 18, refused before with the reason', () => {
+    const fk = {
+      name: 'sales_customer_id_fkey', table: { oid: 9, schema: 'public', name: 'sales' }, referencedOid: 4242,
+      referenced: { oid: 4242, schema: 'Sales', name: 'Order "Lines"' }, definition: '', validated: true, comment: null,
+      tableOwner: 'app', canAlterTable: true, canReference: true, tableIsPartitioned: true,
+    };
+    expect(refusalReason(facts({ incomingForeignKeys: [fk] }), ok)).toBeNull();
+    expect(refusalReason(facts({ incomingForeignKeys: [fk] }), { ...ok, serverVersion: 170005 })).toMatch(
+      /^partitioned table public\.sales references it \(foreign key sales_customer_id_fkey\): before PostgreSQL 18 a foreign key on a partitioned table cannot be added NOT VALID/,
+    );
+    expect(refusalReason(facts({ rowSecurity: true, forceRowSecurity: true, canBypassRls: true }), ok)).toBeNull();
   });
 
   it('needs CREATE on the table\'s schema', () => {

@@ -161,7 +161,10 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
      LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
      LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
      CROSS JOIN LATERAL (
-       SELECT coalesce(bool_and(a.attnotnull), false) AS all_not_null
+       -- a NOT VALID NOT NULL constraint (PostgreSQL 18) sets attnotnull over rows that may be NULL
+       SELECT coalesce(bool_and(a.attnotnull AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint nn WHERE nn.conrelid = a.attrelid AND nn.contype::text = 'n'
+                  AND NOT nn.convalidated AND a.attnum = ANY (nn.conkey))), false) AS all_not_null
        FROM unnest(i.indkey[0:i.indnkeyatts - 1]) k(attnum)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      ) bool_and_notnull

@@ -214,6 +214,31 @@ describe('constraint states and fidelity', () => {
     expect(await rpclLeftovers(sql)).toEqual([]);
   });
 
+  it('a NOT VALID NOT NULL (PostgreSQL 18) stays NOT VALID over its NULLs, and never makes a unique index a replay key', async () => {
+    const { db: d, sql } = await fresh('not_null', `
+      CREATE TABLE public.nn (id int PRIMARY KEY, v int);
+      INSERT INTO public.nn SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE g END FROM generate_series(1, 3000) g;
+      CREATE TABLE public.nokey (u int, w text);
+      CREATE UNIQUE INDEX nokey_u ON public.nokey (u);
+      INSERT INTO public.nokey SELECT CASE WHEN g % 7 = 0 THEN NULL ELSE g END, 'w' FROM generate_series(1, 1000) g;
+      DELETE FROM public.nn WHERE id % 3 = 0;`);
+    // Before 18 the columns simply stay nullable: the same runs, without the constraints.
+    if (d.major >= 18) {
+      await sql.query(`ALTER TABLE public.nn ADD CONSTRAINT nn_v_present NOT NULL v NOT VALID;
+        ALTER TABLE public.nokey ADD CONSTRAINT nokey_u_present NOT NULL u NOT VALID`);
+    }
+    const before = await rowsOf(sql, 'SELECT * FROM public.nn');
+    const catalog = await catalogSnapshot(sql);
+    const r = await runCli(['repack_tables', '--debug'], { home: configFor(d, 'public.nn') });
+    expect(r.code).toBe(0);
+    expect(await rowsOf(sql, 'SELECT * FROM public.nn')).toBe(before);
+    expect(await catalogSnapshot(sql)).toEqual(catalog);
+    const state = await sql.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'nn_v_present'`);
+    expect(state.rows).toEqual(d.major >= 18 ? [{ convalidated: false }] : []);
+    const refused = await runCli(['repack_tables'], { home: configFor(d, 'public.nokey') });
+    expect(refused.stdout).toMatch(/public\.nokey: refused: it has no primary key and no NOT NULL unique index/);
+  });
+
   it('keeps comments on constraint indexes and identity sequences, and the sequence type and options', async () => {
     const { db: d, sql } = await fresh('fidelity', `
       CREATE ROLE seq_user;

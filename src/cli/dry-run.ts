@@ -22,7 +22,7 @@ import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } fr
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
 import { readCircumstances } from '../inspect/circumstances.js';
-import { createBatchTable, replayBatch } from '../plan/replay.js';
+import { createBatchTable, emptyCopy, replayBatch } from '../plan/replay.js';
 import type { Step } from '../plan/step.js';
 import { dropOldTable, dropWorkObjects, swapLocks, swapSteps, validateForeignKey } from '../plan/swap.js';
 import { formatBytes } from '../report/log-events.js';
@@ -36,7 +36,9 @@ function render(step: Step, budget: string): string {
 
 async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<string[]> {
   const lockBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${conn.swapAttempts} attempts with backoff`;
-  const swapBudget = `lock_timeout ${conn.lockTimeoutMs} ms, statement_timeout ${swapStatementTimeoutMs(conn.lockTimeoutMs)} ms, up to ${conn.swapAttempts} attempts`;
+  const swapBudget =
+    `all the swap's lock waits together within lock_timeout ${conn.lockTimeoutMs} ms, each after the first within 80% of deadlock_timeout; ` +
+    `statement_timeout ${swapStatementTimeoutMs(conn.lockTimeoutMs)} ms, up to ${conn.swapAttempts} attempts`;
   const out: string[] = [];
   const phase = (name: string, steps: Step[], budget = lockBudget) => {
     out.push(` ${name}:`, ...steps.map((s) => render(s, budget)));
@@ -58,7 +60,8 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   );
   const batch = replayBatch(facts);
   phase('replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
-    createBatchTable(facts), batch.take, ...batch.apply,
+    createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },
+    ...batch.apply,
   ]);
   await client.query(`SELECT set_config('search_path', 'pg_catalog, pg_temp', true)`);
   const foreignKeys = await liveForeignKeys(client, facts.oid);
@@ -70,7 +73,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   }));
   phase(
     'swap (one transaction)',
-    [...swapLocks(facts), ...batch.apply.map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
+    [...swapLocks(facts), ...[batch.take, emptyCopy(facts), ...batch.apply].map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
       ...swapSteps({
         facts, foreignKeys, views, identities,
         triggers: await liveTriggers(client, facts.oid),

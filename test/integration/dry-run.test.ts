@@ -38,8 +38,20 @@ describe('--dry-run', () => {
     expect(r.stdout).toMatch(/\d\. public\.table_for_repack: .* about \d+ rows, estimated bloat/);
     expect(r.stdout).toMatch(/public\.no_key: refused: it has no primary key/);
     expect(r.stdout).toMatch(/-- create the capture triggers \(ENABLE ALWAYS\) \[locks SHARE ROW EXCLUSIVE on "public"\."table_for_repack"; lock_timeout 2000 ms, up to 4 attempts with backoff\]/);
-    expect(r.stdout).toMatch(/-- lock "public"\."table_for_repack" \[locks ACCESS EXCLUSIVE on "public"\."table_for_repack"; lock_timeout 2000 ms, statement_timeout 5000 ms, up to 4 attempts\]\n  LOCK TABLE "public"\."table_for_repack" IN ACCESS EXCLUSIVE MODE;/);
-    expect(r.stdout).toMatch(/LOCK TABLE "public"\."table_with_fk" IN ACCESS EXCLUSIVE MODE;/);
+    // The swap's locks in the application's order: the view, the referencing table, the table;
+    // then nothing is waited for.
+    const budget = "all the swap's lock waits together within lock_timeout 2000 ms, each after the first within 80% of deadlock_timeout; statement_timeout 5000 ms, up to 4 attempts";
+    const swapLocks = [
+      `  -- lock view "public"."view_on_repack" (its owner stays ${db.user}) [locks ACCESS EXCLUSIVE on "public"."view_on_repack"; ${budget}]`,
+      `  ALTER VIEW "public"."view_on_repack" OWNER TO "${db.user}";`,
+      `  -- lock "public"."table_with_fk" [locks ACCESS EXCLUSIVE on "public"."table_with_fk"; ${budget}]`,
+      '  LOCK TABLE "public"."table_with_fk" IN ACCESS EXCLUSIVE MODE;',
+      `  -- lock "public"."table_for_repack" [locks ACCESS EXCLUSIVE on "public"."table_for_repack"; ${budget}]`,
+      '  LOCK TABLE "public"."table_for_repack" IN ACCESS EXCLUSIVE MODE;',
+      '  -- from here on no lock is waited for: one that is not free at once fails the attempt',
+      "  SELECT set_config('lock_timeout', '1ms', true);",
+    ].join('\n');
+    expect(r.stdout).toContain(swapLocks);
     expect(r.stdout).toMatch(/ALTER TABLE "public"\."table_with_fk" ADD CONSTRAINT "table_with_fk_tfr_id_fkey" FOREIGN KEY \(tfr_id\) REFERENCES public\.table_for_repack\(id\) ON UPDATE CASCADE ON DELETE CASCADE NOT VALID;/);
     expect(r.stdout).toMatch(/CREATE OR REPLACE VIEW "public"\."view_on_repack" AS SELECT/);
     expect(r.code).toBe(5);

@@ -19,6 +19,8 @@ import { testPause } from './test-hooks.js';
 export interface BatchResult {
   logRows: number;
   keys: number;
+  /** The batch took the marker of an application's TRUNCATE. */
+  truncated: boolean;
   ms: number;
 }
 
@@ -32,13 +34,9 @@ export async function applyBatch(client: pg.Client, run: TableRun): Promise<Batc
   const r = await runStep(client, take);
   const logRows = Number(r.rows[0].log_rows);
   const keys = Number(r.rows[0].keys);
-  if (r.rows[0].truncated) {
+  const truncated: boolean = r.rows[0].truncated;
+  if (truncated) {
     await runStep(client, emptyCopy(run.facts));
-    // TRUNCATE gave the table new storage: that is the application's doing, not a rewrite
-    // behind rpcl's back.
-    run.facts.relfilenode = await relfilenodeOf(client, run.facts.oid) ?? run.facts.relfilenode;
-    // Recorded with the batch, so that a prepared copy is still recognised by the next run.
-    await client.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET relfilenode = $2 WHERE run_id = $1`, [run.runId, run.facts.relfilenode]);
     run.log.debug('the application truncated the table: the copy was emptied and refilled from the keys logged since', run.ref);
   }
   if (keys > 0) {
@@ -47,7 +45,7 @@ export async function applyBatch(client: pg.Client, run: TableRun): Promise<Batc
     await runStep(client, analyzeBatch(run.facts));
     for (const step of apply) await runStep(client, step);
   }
-  return { logRows, keys, ms: performance.now() - started };
+  return { logRows, keys, truncated, ms: performance.now() - started };
 }
 
 export async function replayOnce(run: TableRun): Promise<BatchResult> {
@@ -56,6 +54,12 @@ export async function replayOnce(run: TableRun): Promise<BatchResult> {
   await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
     const result = await applyBatch(work, run);
+    if (result.truncated) {
+      // TRUNCATE gave the table new storage: the application's doing, not a rewrite behind
+      // rpcl's back. Recorded with the batch, so that a prepared copy is still recognised.
+      run.facts.relfilenode = (await relfilenodeOf(work, run.facts.oid)) ?? run.facts.relfilenode;
+      await work.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET relfilenode = $2 WHERE run_id = $1`, [run.runId, run.facts.relfilenode]);
+    }
     await testPause('replay-batch');
     result.ms = performance.now() - started;
     await work.query('COMMIT');

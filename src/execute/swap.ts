@@ -68,6 +68,9 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
       matviews: await liveMatviews(work, facts.oid),
       statistics: await liveStatistics(work, facts.oid),
     }));
+    // rpcl's own state row: its only other writer is the control session, whose short updates
+    // never wait for the table, so this one may wait for them.
+    await setLocalTimeouts(work, { lockTimeoutMs: run.conn.lockTimeoutMs });
     await work.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET pending_validations = $2 WHERE run_id = $1`, [
       run.runId,
       foreignKeys.filter((f) => f.validated).map((f) => JSON.stringify([quoteQualified(f.table), f.name])),

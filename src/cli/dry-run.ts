@@ -37,7 +37,7 @@ function render(step: Step, budget: string): string {
 async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<string[]> {
   const lockBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${conn.swapAttempts} attempts with backoff`;
   const swapBudget =
-    `all the swap's lock waits together within lock_timeout ${conn.lockTimeoutMs} ms, each after the first within 80% of deadlock_timeout; ` +
+    `all the swap's lock waits together within lock_timeout ${conn.lockTimeoutMs} ms, once one is held, the rest within 80% of deadlock_timeout of the first request; ` +
     `statement_timeout ${swapStatementTimeoutMs(conn.lockTimeoutMs)} ms, up to ${conn.swapAttempts} attempts`;
   const out: string[] = [];
   const phase = (name: string, steps: Step[], budget = lockBudget) => {

@@ -9,7 +9,6 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../db/ident.js';
 import { isLockFailure } from '../db/retry.js';
-import { SqlState } from '../db/sqlstate.js';
 import { setLocalTimeouts } from '../db/session.js';
 import {
   liveForeignKeys, liveIdentities, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
@@ -98,25 +97,26 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
 
 /**
  * Takes the swap's locks in plan order (see plan/swap-locks.ts). The waits together last at
- * most lock_timeout, and every wait after the first grant ends within 80 % of the server's
- * deadlock_timeout counted from that grant: an application session can only be waiting for a
- * lock rpcl holds since after it was granted, so its deadlock check (deadlock_timeout after
- * its wait began) comes after rpcl's own wait has already timed out and released everything.
+ * most lock_timeout. An application session can only be waiting behind rpcl since rpcl asked
+ * for its first lock, and its deadlock check comes deadlock_timeout after its wait began; so
+ * once rpcl holds a lock, every further wait ends within 80 % of the server's deadlock_timeout
+ * counted from that first request, and rpcl's wait times out (releasing everything) before the
+ * application's check could pick an application session as the victim. When that time is
+ * spent, a lock is only taken if it is free at once.
  */
 async function lockTables(run: TableRun): Promise<{ firstGrantAt: number; tableGrantAt: number }> {
   const { work } = run;
   const deadlock = await work.query<{ ms: number }>(`SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`);
-  const afterFirstGrantMs = 0.8 * (deadlock.rows[0]?.ms ?? 1000);
-  const started = performance.now();
+  const requestedAt = performance.now();
+  const deadline = requestedAt + 0.8 * (deadlock.rows[0]?.ms ?? 1000);
   let firstGrantAt: number | null = null;
-  let tableGrantAt = started;
+  let tableGrantAt = requestedAt;
   for (const step of swapLocks(run.facts)) {
     if (step.locks) {
       const now = performance.now();
-      let ms = run.conn.lockTimeoutMs - (now - started);
-      if (firstGrantAt !== null) ms = Math.min(ms, afterFirstGrantMs - (now - firstGrantAt));
-      if (ms < 1) throw new LockBudgetSpent(step.locks[0]!.table);
-      await setLocalTimeouts(work, { lockTimeoutMs: ms });
+      let ms = run.conn.lockTimeoutMs - (now - requestedAt);
+      if (firstGrantAt !== null) ms = Math.min(ms, deadline - now);
+      await setLocalTimeouts(work, { lockTimeoutMs: Math.max(1, ms) });
     }
     await runStep(work, step);
     if (step.locks) {
@@ -125,14 +125,6 @@ async function lockTables(run: TableRun): Promise<{ firstGrantAt: number; tableG
     }
   }
   return { firstGrantAt: firstGrantAt ?? tableGrantAt, tableGrantAt };
-}
-
-/** The lock budget ran out before every lock was granted: a failed attempt like a lock timeout. */
-class LockBudgetSpent extends Error {
-  readonly code = SqlState.lockNotAvailable;
-  constructor(table: string) {
-    super(`the swap's lock budget was spent before the lock on ${table} could be requested`);
-  }
 }
 
 /** Milliseconds since the previous call. */

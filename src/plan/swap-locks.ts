@@ -10,10 +10,11 @@
  *    through a view locks the view, then the table), then the tables whose foreign keys point
  *    at it or that it points at (a foreign-key check locks the other table). Each of these,
  *    and the table itself, waits at most what is left of lock_timeout, so the whole
- *    acquisition never stalls anyone longer than lock_timeout; the executor also keeps every
- *    wait after the first grant shorter than the server's deadlock_timeout, so if an
- *    application session does hold a lock in the other order, rpcl's wait times out before
- *    the application's deadlock check can pick an application session as the victim.
+ *    acquisition never stalls anyone longer than lock_timeout; once rpcl holds one of them,
+ *    the executor also ends every wait within the server's deadlock_timeout of its first
+ *    request, so if an application session does hold a lock in the other order, rpcl's wait
+ *    times out before the application's deadlock check can pick an application session as
+ *    the victim.
  * 2. The table.
  * 3. From then on, lock_timeout is 1 ms for the rest of the transaction: a lock that is not
  *    free at once (a serial sequence some session is using, a relation a view's query names,

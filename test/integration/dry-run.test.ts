@@ -40,7 +40,7 @@ describe('--dry-run', () => {
     expect(r.stdout).toMatch(/-- create the capture triggers \(ENABLE ALWAYS\) \[locks SHARE ROW EXCLUSIVE on "public"\."table_for_repack"; lock_timeout 2000 ms, up to 4 attempts with backoff\]/);
     // The swap's locks in the application's order: the view, the referencing table, the table;
     // then nothing is waited for.
-    const budget = "all the swap's lock waits together within lock_timeout 2000 ms, each after the first within 80% of deadlock_timeout; statement_timeout 5000 ms, up to 4 attempts";
+    const budget = "all the swap's lock waits together within lock_timeout 2000 ms, once one is held, the rest within 80% of deadlock_timeout of the first request; statement_timeout 5000 ms, up to 4 attempts";
     const swapLocks = [
       `  -- lock view "public"."view_on_repack" (its owner stays ${db.user}) [locks ACCESS EXCLUSIVE on "public"."view_on_repack"; ${budget}]`,
       `  ALTER VIEW "public"."view_on_repack" OWNER TO "${db.user}";`,

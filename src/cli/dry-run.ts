@@ -69,10 +69,10 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   // The copy's identity sequences do not exist before a run: named here by their originals.
   const identities = facts.columns.filter((c) => c.identity !== '').map((c) => ({
     column: c.name, copySequence: `(the copy's ${c.name} sequence)`,
-    originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true, grants: [], comment: null,
+    originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true, acl: { items: null, columns: [], otherGrantors: [] }, comment: null,
   }));
   phase(
-    'swap (one transaction)',
+    'swap (one transaction; shown as odd attempts run it: even ones lock the table first, then the rest only if free at once)',
     [...swapLocks(facts), ...[batch.take, emptyCopy(facts), ...batch.apply].map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
       ...swapSteps({
         facts, foreignKeys, views, identities,

@@ -24,25 +24,40 @@ export function describeBlocker(b: Blocker): string {
 
 export interface BlockerMonitor {
   stop(): Promise<Blocker[]>;
+  /** A session that blocked the work session while waiting for a lock the work session held. */
+  cycle(): Blocker | null;
 }
 
-export function watchBlockers(control: pg.Client, workPid: number, intervalMs: number): BlockerMonitor {
+/**
+ * With giveUpOnCycle, a blocker that is itself waiting for the work session is a deadlock in
+ * the making: the work session's lock wait is cancelled at once (only while it still waits for
+ * a lock), so the attempt fails within one interval instead of stalling everyone until its
+ * lock_timeout, and the application session goes on.
+ */
+export function watchBlockers(control: pg.Client, workPid: number, intervalMs: number, giveUpOnCycle = false): BlockerMonitor {
   const seen = new Map<number, Blocker>();
+  let cycle: Blocker | null = null;
   let running = true;
   let wake: () => void = () => undefined;
   const loop = (async () => {
     while (running) {
       try {
         const { rows } = await control.query(
-          `SELECT a.pid, a.usename, a.application_name, a.state, a.query_start::text AS query_start, a.query
+          `SELECT a.pid, a.usename, a.application_name, a.state, a.query_start::text AS query_start, a.query,
+                  $1::int = ANY(pg_blocking_pids(a.pid)) AS waits_for_us
            FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1::int))`,
           [workPid],
         );
         for (const r of rows) {
-          seen.set(r.pid, {
-            pid: r.pid, user: r.usename, application: r.application_name, state: r.state,
-            queryStart: r.query_start, query: r.query,
-          });
+          const b = { pid: r.pid, user: r.usename, application: r.application_name, state: r.state, queryStart: r.query_start, query: r.query };
+          seen.set(r.pid, b);
+          if (r.waits_for_us && giveUpOnCycle && running && cycle === null) {
+            cycle = b;
+            await control.query(
+              `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1::int AND wait_event_type = 'Lock'`,
+              [workPid],
+            );
+          }
         }
       } catch {
         // Monitoring is best effort: the swap's own lock_timeout bounds the wait regardless.
@@ -65,6 +80,7 @@ export function watchBlockers(control: pg.Client, workPid: number, intervalMs: n
       await loop;
       return [...seen.values()];
     },
+    cycle: () => cycle,
   };
 }
 

@@ -6,7 +6,7 @@
 import { inTransaction } from '../db/session.js';
 import type pg from 'pg';
 import {
-  attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers, setDefaultTablespace, setSequenceType,
+  attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, indexStatistics, maintenanceWorkers, setDefaultTablespace, setSequenceType,
 } from '../plan/copy.js';
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
@@ -119,6 +119,7 @@ export async function buildIndexes(run: TableRun, helpers: pg.Client[]): Promise
       if (workers) await runStep(client, workers);
       await runStep(client, setDefaultTablespace(index.tablespace));
       await runStep(client, buildIndex(facts, index, k));
+      await runSteps(client, indexStatistics(facts, index, k));
     });
     built++;
     run.emit({ type: 'index-progress', ref: run.ref, built, total, name: index.name });

@@ -247,7 +247,7 @@ async function swapWithRetries(run: TableRun, state: CatchUp) {
     await catchUp(run, state);
     emit({ type: 'phase', ref, phase: 'swap', detail: `attempt ${attempt} of ${attempts}` });
     await testPause('swap');
-    const result = await attemptSwap(run);
+    const result = await attemptSwap(run, attempt);
     if (result.ok) {
       emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: true, holdMs: result.holdMs });
       return result;

@@ -14,7 +14,10 @@ import {
   liveForeignKeys, liveIdentities, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
 } from '../inspect/live.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
-import { swapLocks, swapSteps, type LiveForeignKey } from '../plan/swap.js';
+import { readAcl } from '../inspect/acl.js';
+import { swapSteps, type LiveForeignKey } from '../plan/swap.js';
+import { lockOrderFor, swapLocks, type LockOrder } from '../plan/swap-locks.js';
+import { isSqlState, SqlState } from '../db/sqlstate.js';
 import { watchBlockers, type Blocker } from './blockers.js';
 import type { TableRun } from './context.js';
 import { applyBatch, assertDefinitionUnchanged } from './replay.js';
@@ -29,10 +32,11 @@ export function swapStatementTimeoutMs(lockTimeoutMs: number): number {
   return Math.max(2 * lockTimeoutMs, 5000);
 }
 
-export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
+export async function attemptSwap(run: TableRun, attempt: number): Promise<SwapAttempt> {
   const { work, facts } = run;
   const lockTimeoutMs = run.conn.lockTimeoutMs;
-  const monitor = watchBlockers(run.control, run.workPid, Math.max(20, Math.min(200, lockTimeoutMs / 5)));
+  const order = lockOrderFor(attempt);
+  const monitor = watchBlockers(run.control, run.workPid, Math.max(20, Math.min(50, lockTimeoutMs / 5)), true);
   let monitoring = true;
   let blockers: Blocker[] = [];
   const stopMonitor = async () => {
@@ -45,7 +49,7 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
   try {
     await setLocalTimeouts(work, { lockTimeoutMs, statementTimeoutMs: swapStatementTimeoutMs(lockTimeoutMs) });
     await work.query(`SELECT set_config('search_path', 'pg_catalog, pg_temp', true)`);
-    const { firstGrantAt, tableGrantAt: lockedAt } = await lockTables(run);
+    const { firstGrantAt, tableGrantAt: lockedAt } = await lockTables(run, order);
     // Not awaited: the monitor may be mid-query on the control session, and the lock is held.
     const monitorStopped = stopMonitor();
     run.log.debug('swap lock granted', run.ref);
@@ -60,6 +64,7 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
     const identities = await liveIdentities(work, facts.oid);
     await runSteps(work, swapSteps({
       facts, foreignKeys, views, identities,
+      acl: await readAcl(work, facts.oid),
       triggers: await liveTriggers(work, facts.oid),
       rules: await liveRules(work, facts.oid),
       policies: await livePolicies(work, facts.oid),
@@ -90,7 +95,14 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
   } catch (err) {
     await work.query('ROLLBACK').catch(() => undefined);
     await stopMonitor();
-    if (isLockFailure(err)) return { ok: false, blockers, message: (err as Error).message };
+    const cycle = monitor.cycle();
+    if (cycle !== null && isSqlState(err, SqlState.queryCanceled)) {
+      return {
+        ok: false, blockers,
+        message: `gave up at once (locks ${order}): pid ${cycle.pid} held what the swap waited for while waiting for a lock the swap held`,
+      };
+    }
+    if (isLockFailure(err)) return { ok: false, blockers, message: `${(err as Error).message} (locks ${order})` };
     throw err;
   }
 }
@@ -104,19 +116,19 @@ export async function attemptSwap(run: TableRun): Promise<SwapAttempt> {
  * application's check could pick an application session as the victim. When that time is
  * spent, a lock is only taken if it is free at once.
  */
-async function lockTables(run: TableRun): Promise<{ firstGrantAt: number; tableGrantAt: number }> {
+async function lockTables(run: TableRun, order: LockOrder): Promise<{ firstGrantAt: number; tableGrantAt: number }> {
   const { work } = run;
   const deadlock = await work.query<{ ms: number }>(`SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`);
   const requestedAt = performance.now();
   const deadline = requestedAt + 0.8 * (deadlock.rows[0]?.ms ?? 1000);
   let firstGrantAt: number | null = null;
   let tableGrantAt = requestedAt;
-  for (const step of swapLocks(run.facts)) {
+  for (const step of swapLocks(run.facts, order)) {
     if (step.locks) {
       const now = performance.now();
       let ms = run.conn.lockTimeoutMs - (now - requestedAt);
       if (firstGrantAt !== null) ms = Math.min(ms, deadline - now);
-      await setLocalTimeouts(work, { lockTimeoutMs: Math.max(1, ms) });
+      await setLocalTimeouts(work, { lockTimeoutMs: step.immediate ? 1 : Math.max(1, ms) });
     }
     await runStep(work, step);
     if (step.locks) {

@@ -1,4 +1,5 @@
 /** Plain facts about one table, read from the catalog. No SQL text is built from them here. */
+import type { ObjectAcl } from './acl.js';
 
 export interface ColumnFact {
   name: string;
@@ -51,6 +52,8 @@ export interface IndexFact {
   /** Set when the index belongs to a PRIMARY KEY, UNIQUE or EXCLUDE constraint. */
   constraint: ConstraintFact | null;
   comment: string | null;
+  /** ALTER INDEX ... ALTER COLUMN n SET STATISTICS on expression columns. */
+  statisticsTargets: { column: number; target: number }[];
   isClustered: boolean;
   isReplicaIdentity: boolean;
   /** The original index's size: how long its rebuild takes, relative to the others. */
@@ -120,12 +123,6 @@ export interface SequenceFact {
   column: string;
 }
 
-export interface GrantFact {
-  grantee: string | null; // null = PUBLIC
-  privilege: string;
-  grantable: boolean;
-  column: string | null;
-}
 
 export interface TableFacts {
   oid: number;
@@ -159,7 +156,8 @@ export interface TableFacts {
   views: ViewFact[];
   publications: PublicationFact[];
   ownedSequences: SequenceFact[];
-  grants: GrantFact[];
+  /** Table and column privileges exactly as stored (see inspect/acl.ts). */
+  grants: ObjectAcl;
   /** Dependents rpcl cannot yet carry across the swap, described by pg_describe_object. */
   unsupportedDependents: string[];
   estimatedRows: number;

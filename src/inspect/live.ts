@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { quoteQualified } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import { helperName } from '../plan/capture.js';
-import { readGrants } from './table.js';
+import { readAcl } from './acl.js';
 import type {
   LiveForeignKey, LiveIdentity, LiveMatview, LivePolicy, LivePublication, LiveRule, LiveStatistics, LiveTrigger, LiveView,
 } from '../plan/swap.js';
@@ -65,7 +65,7 @@ export async function liveIdentities(client: pg.Client, oid: number): Promise<Li
       originalSequence: { schema: o.nspname, name: o.relname },
       lastValue: state.rows[0].v,
       isCalled: state.rows[0].is_called,
-      grants: await readGrants(client, Number(o.oid)),
+      acl: await readAcl(client, Number(o.oid)),
       comment: o.comment,
     });
   }
@@ -74,13 +74,17 @@ export async function liveIdentities(client: pg.Client, oid: number): Promise<Li
 
 export async function liveTriggers(client: pg.Client, oid: number): Promise<LiveTrigger[]> {
   const { rows } = await client.query(
-    `SELECT t.tgname, pg_get_triggerdef(t.oid) AS def, t.tgenabled::text AS enabled, obj_description(t.oid, 'pg_trigger') AS comment
-     FROM pg_trigger t
+    `SELECT t.tgname, pg_get_triggerdef(t.oid) AS def, t.tgenabled::text AS enabled, obj_description(t.oid, 'pg_trigger') AS comment,
+            con.conname, obj_description(con.oid, 'pg_constraint') AS constraint_comment
+     FROM pg_trigger t LEFT JOIN pg_constraint con ON con.oid = t.tgconstraint
      WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'
      ORDER BY t.tgname`,
     [oid],
   );
-  return rows.map((r) => ({ name: r.tgname, definition: r.def, enabled: r.enabled, comment: r.comment }));
+  return rows.map((r) => ({
+    name: r.tgname, definition: r.def, enabled: r.enabled, comment: r.comment,
+    constraint: r.conname === null ? null : { name: r.conname, comment: r.constraint_comment },
+  }));
 }
 
 export async function liveRules(client: pg.Client, oid: number): Promise<LiveRule[]> {
@@ -153,7 +157,7 @@ export async function liveMatviews(client: pg.Client, oid: number): Promise<Live
   );
   const result: LiveMatview[] = [];
   for (const m of rows) {
-    const grants = await readGrants(client, Number(m.oid));
+    const acl = await readAcl(client, Number(m.oid));
     const comments = await client.query(
       `SELECT a.attname AS col, col_description(a.attrelid, a.attnum) AS comment FROM pg_attribute a
        WHERE a.attrelid = $1::oid AND a.attnum > 0 AND col_description(a.attrelid, a.attnum) IS NOT NULL ORDER BY a.attnum`,
@@ -168,7 +172,7 @@ export async function liveMatviews(client: pg.Client, oid: number): Promise<Live
     result.push({
       view: { schema: m.nspname, name: m.relname }, definition: m.def, options: m.options, tablespace: m.spcname,
       populated: m.relispopulated, owner: m.owner, comment: m.comment,
-      grants,
+      acl,
       columnComments: comments.rows.map((c) => ({ column: c.col, comment: c.comment })),
       indexes: indexes.rows.map((i) => ({ name: i.relname, definition: i.def, tablespace: i.spcname, comment: i.comment, clustered: i.indisclustered })),
     });

@@ -4,10 +4,10 @@
  * know how to carry across the swap is reported as unsupported.
  */
 import type pg from 'pg';
+import { readAcl } from './acl.js';
 import type {
   ColumnFact,
   ForeignKeyFact,
-  GrantFact,
   IdentitySequenceFact,
   IndexFact,
   KeyFact,
@@ -51,7 +51,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
   const views = await readViews(client, oid);
   const publications = await readPublications(client, oid);
   const sequences = await readOwnedSequences(client, oid);
-  const grants = await readGrants(client, oid);
+  const grants = await readAcl(client, oid);
   const unsupported = await readUnsupportedDependents(client, oid);
   const fingerprint = await readFingerprint(client, oid);
   return {
@@ -149,7 +149,9 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
             bool_and_notnull.all_not_null,
             con.conname, con.contype::text, pg_get_constraintdef(con.oid) AS condef, con.condeferrable, con.condeferred,
             obj_description(con.oid, 'pg_constraint') AS con_comment,
-            obj_description(ic.oid, 'pg_class') AS comment
+            obj_description(ic.oid, 'pg_class') AS comment,
+            ARRAY(SELECT json_build_object('column', a.attnum, 'target', a.attstattarget) FROM pg_attribute a
+                  WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum) AS stattargets
      FROM pg_index i
      JOIN pg_class ic ON ic.oid = i.indexrelid
      JOIN pg_class tc ON tc.oid = i.indrelid
@@ -186,6 +188,7 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
         }
       : null,
     comment: x.comment,
+    statisticsTargets: (x.stattargets as { column: number; target: number }[]),
     isClustered: x.indisclustered,
     isReplicaIdentity: x.indisreplident,
     bytes: Number(x.bytes),
@@ -315,28 +318,6 @@ async function readOwnedSequences(client: pg.Client, oid: number): Promise<Seque
     [oid],
   );
   return rows.map((s) => ({ schema: s.nspname, name: s.relname, column: s.attname }));
-}
-
-/** Table and column grants except the owner's own (a new relation gets those by default). */
-export async function readGrants(client: pg.Client, oid: number): Promise<GrantFact[]> {
-  const { rows } = await client.query(
-    `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END AS grantee,
-            x.privilege_type, x.is_grantable, NULL::name AS column_name
-     FROM pg_class c, aclexplode(c.relacl) x
-     WHERE c.oid = $1::oid AND x.grantee <> c.relowner
-     UNION ALL
-     SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END,
-            x.privilege_type, x.is_grantable, a.attname
-     FROM pg_attribute a, aclexplode(a.attacl) x
-     WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
-    [oid],
-  );
-  return rows.map((g) => ({
-    grantee: g.grantee,
-    privilege: g.privilege_type,
-    grantable: g.is_grantable,
-    column: g.column_name,
-  }));
 }
 
 /**

@@ -6,7 +6,7 @@ import { quoteIdent } from '../db/ident.js';
 import type { IndexFact, TableFacts } from '../inspect/facts.js';
 import { helperName, tableRef } from './capture.js';
 import { reloptionItems } from './options.js';
-import { workNames } from './names.js';
+import { HELPER_SCHEMA, workNames } from './names.js';
 import type { Step } from './step.js';
 
 /** Columns whose values are copied: generated columns compute themselves. */
@@ -142,6 +142,15 @@ export function buildIndex(facts: TableFacts, index: IndexFact, k: number): Step
     description: `build index ${index.name}`,
     sql: `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${tmp} ON ${copy}${index.definitionTail}`,
   };
+}
+
+/** Statistics targets set on the index's expression columns, for its copy. */
+export function indexStatistics(facts: TableFacts, index: IndexFact, k: number): Step[] {
+  const tmp = `${quoteIdent(HELPER_SCHEMA)}.${quoteIdent(workNames.copyIndex(facts.oid, k))}`;
+  return index.statisticsTargets.map((s) => ({
+    description: `statistics target of column ${s.column} of index ${index.name}`,
+    sql: `ALTER INDEX ${tmp} ALTER COLUMN ${Math.trunc(s.column)} SET STATISTICS ${Math.trunc(s.target)}`,
+  }));
 }
 
 /** Turns a built unique index into the PRIMARY KEY or UNIQUE constraint it backed. */

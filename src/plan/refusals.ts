@@ -53,6 +53,11 @@ export function refusalReason(facts: TableFacts, perms: Circumstances): string |
     return 'it has FORCE ROW LEVEL SECURITY and the connected role is subject to its policies: the copy could not read every row. ' +
       'Connect as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS, or rds_superuser on RDS) to repack it';
   }
+  const grantor = facts.grants.otherGrantors.find((g) => !g.canActAs);
+  if (grantor) {
+    return `some of its privileges were granted by ${displayIdent(grantor.name)}, whom the connected role cannot act as: the swap re-grants them ` +
+      `in that role's name so that they stay attributed to it; GRANT ${displayIdent(grantor.name)} to the connected role, or connect as a superuser`;
+  }
   if (!perms.createInSchema) {
     return `the connected role has no CREATE privilege on schema ${displayIdent(facts.schema)}, which the swap needs: GRANT CREATE ON SCHEMA to it`;
   }

@@ -12,4 +12,6 @@ export interface Step {
   params?: unknown[];
   /** Locks stronger than ACCESS SHARE on tables the application uses: each runs under lock_timeout. */
   locks?: { table: string; level: LockLevel }[];
+  /** Take the lock only if it is free at once (a 1 ms lock_timeout): a refusal fails the attempt. */
+  immediate?: boolean;
 }

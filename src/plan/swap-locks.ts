@@ -15,7 +15,7 @@
  *    request, so if an application session does hold a lock in the other order, rpcl's wait
  *    times out before the application's deadlock check can pick an application session as
  *    the victim.
- * 2. The table.
+ * 2. The table. (Every other attempt takes the table first instead, see LockOrder.)
  * 3. From then on, lock_timeout is 1 ms for the rest of the transaction: a lock that is not
  *    free at once (a serial sequence some session is using, a relation a view's query names,
  *    anything not foreseen here) fails the attempt instead of being waited for. A failed
@@ -48,7 +48,22 @@ function lockView(v: ViewFact): Step {
   };
 }
 
-export function swapLocks(facts: TableFacts): Step[] {
+/**
+ * Which of the swap's locks comes first. Applications lock in both orders: a reader through a
+ * view locks the view, then the table, but a transaction that wrote the table may then read
+ * the view; a child-table insert locks the child, then the table (its foreign key check), a
+ * cascading delete the table, then the child. So attempts alternate: odd ones lock the
+ * dependents first and then wait for the table; even ones wait for the table first and take
+ * the dependents only if they are free at once. Either way nothing is waited for once the
+ * table is held, and a workload that defeats one order lets the other through.
+ */
+export type LockOrder = 'dependents-first' | 'table-first';
+
+export function lockOrderFor(attempt: number): LockOrder {
+  return attempt % 2 === 1 ? 'dependents-first' : 'table-first';
+}
+
+export function swapLocks(facts: TableFacts, order: LockOrder = 'dependents-first'): Step[] {
   const views = [...facts.views].sort((a, b) => a.oid - b.oid).map(lockView);
   // A referencing table's constraint is dropped and re-added (ACCESS EXCLUSIVE); a referenced
   // one only gains the new constraint's triggers (SHARE ROW EXCLUSIVE). LOCK TABLE on a
@@ -61,13 +76,13 @@ export function swapLocks(facts: TableFacts): Step[] {
     const r = fk.referenced;
     if (r.oid !== facts.oid && !partners.has(r.oid)) partners.set(r.oid, { ref: quoteQualified(r), level: 'SHARE ROW EXCLUSIVE' });
   }
-  return [
-    ...views,
-    ...[...partners.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level)),
-    lock(tableRef(facts), 'ACCESS EXCLUSIVE'),
-    {
-      description: 'from here on no lock is waited for: one that is not free at once fails the attempt',
-      sql: `SELECT set_config('lock_timeout', '${AFTER_TABLE_LOCK_TIMEOUT}', true)`,
-    },
-  ];
+  const dependents = [...views, ...[...partners.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level))];
+  const table = lock(tableRef(facts), 'ACCESS EXCLUSIVE');
+  const guard: Step = {
+    description: 'from here on no lock is waited for: one that is not free at once fails the attempt',
+    sql: `SELECT set_config('lock_timeout', '${AFTER_TABLE_LOCK_TIMEOUT}', true)`,
+  };
+  return order === 'dependents-first'
+    ? [...dependents, table, guard]
+    : [table, ...dependents.map((d) => ({ ...d, immediate: true, description: `${d.description}, only if free at once` })), guard];
 }

@@ -15,6 +15,8 @@ import { dropCaptureTriggers, helperName, tableRef } from './capture.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
 import { reloptionItems } from './options.js';
 import type { Step } from './step.js';
+import type { ObjectAcl } from '../inspect/acl.js';
+import { aclSteps } from './acl.js';
 
 export { reloptionItems };
 export { swapLocks } from './swap-locks.js';
@@ -44,16 +46,9 @@ export interface LiveIdentity {
   originalSequence: QualifiedName;
   lastValue: string;
   isCalled: boolean;
-  /** The original sequence's grants and comment: the copy's sequence takes its place. */
-  grants: LiveGrant[];
+  /** The original sequence's privileges and comment: the copy's sequence takes its place. */
+  acl: ObjectAcl;
   comment: string | null;
-}
-
-export interface LiveGrant {
-  grantee: string | null;
-  privilege: string;
-  grantable: boolean;
-  column: string | null;
 }
 
 export interface LiveMatview {
@@ -64,7 +59,7 @@ export interface LiveMatview {
   tablespace: string | null;
   populated: boolean;
   owner: string;
-  grants: LiveGrant[];
+  acl: ObjectAcl;
   comment: string | null;
   columnComments: { column: string; comment: string }[];
   /** pg_get_indexdef of each index, with its tablespace, comment and cluster mark. */
@@ -78,6 +73,8 @@ export interface LiveTrigger {
   /** tgenabled: O origin (the default), D disabled, R replica, A always. */
   enabled: string;
   comment: string | null;
+  /** A constraint trigger's constraint (same name), which has a comment of its own. */
+  constraint?: { name: string; comment: string | null } | null;
 }
 
 export interface LiveRule {
@@ -116,6 +113,8 @@ export interface LiveStatistics {
 
 export interface SwapInputs {
   facts: TableFacts;
+  /** The table's privileges read in the swap transaction (facts.grants, read at the start, otherwise). */
+  acl?: ObjectAcl;
   foreignKeys: LiveForeignKey[];
   views: LiveView[];
   identities: LiveIdentity[];
@@ -130,11 +129,6 @@ export interface SwapInputs {
 const ENABLE: Record<string, string | null> = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
 const POLICY_COMMAND: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
 
-function grantSql(g: LiveGrant, on: string): string {
-  const cols = g.column === null ? '' : ` (${quoteIdent(g.column)})`;
-  const grantee = g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee);
-  return `GRANT ${g.privilege}${cols} ON ${on} TO ${grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`;
-}
 
 export function matviewSteps(mv: LiveMatview): Step[] {
   const name = quoteQualified(mv.view);
@@ -152,7 +146,7 @@ export function matviewSteps(mv: LiveMatview): Step[] {
     if (i.clustered) add(`cluster mark of ${mv.view.name}`, `ALTER MATERIALIZED VIEW ${name} CLUSTER ON ${quoteIdent(i.name)}`);
   }
   if (mv.indexes.length > 0) add('default tablespace back', `SELECT set_config('default_tablespace', '', true)`);
-  for (const g of mv.grants) add(`grant ${g.privilege} on ${mv.view.name}`, grantSql(g, name));
+  steps.push(...aclSteps(`TABLE ${name}`, mv.owner, mv.acl));
   if (mv.comment !== null) add(`comment on ${mv.view.name}`, `COMMENT ON MATERIALIZED VIEW ${name} IS ${quoteLiteral(mv.comment)}`);
   for (const c of mv.columnComments) {
     add(`comment on ${mv.view.name}.${c.column}`, `COMMENT ON COLUMN ${name}.${quoteIdent(c.column)} IS ${quoteLiteral(c.comment)}`);
@@ -177,6 +171,9 @@ export function attachmentSteps(input: SwapInputs): Step[] {
     const state = ENABLE[t.enabled];
     if (state) add(`trigger ${t.name} stays ${state.toLowerCase()}d`, `ALTER TABLE ${table} ${state} TRIGGER ${quoteIdent(t.name)}`);
     if (t.comment !== null) add(`comment on trigger ${t.name}`, `COMMENT ON TRIGGER ${quoteIdent(t.name)} ON ${table} IS ${quoteLiteral(t.comment)}`);
+    if (t.constraint?.comment != null) {
+      add(`comment on constraint ${t.constraint.name}`, `COMMENT ON CONSTRAINT ${quoteIdent(t.constraint.name)} ON ${table} IS ${quoteLiteral(t.constraint.comment)}`);
+    }
   }
   for (const r of input.rules ?? []) {
     add(`rule ${r.name}`, r.definition.trim().replace(/;$/, ''));
@@ -251,7 +248,7 @@ export function swapSteps(input: SwapInputs): Step[] {
       params: [quoteQualified(id.originalSequence), id.lastValue, id.isCalled],
     });
     const seq = quoteQualified(id.originalSequence);
-    for (const g of id.grants) add(`grant ${g.privilege} on identity sequence of ${id.column}`, grantSql(g, `SEQUENCE ${seq}`));
+    steps.push(...aclSteps(`SEQUENCE ${seq}`, facts.owner, id.acl));
     if (id.comment !== null) add(`comment on identity sequence of ${id.column}`, `COMMENT ON SEQUENCE ${seq} IS ${quoteLiteral(id.comment)}`);
   }
   add('restore autovacuum', `ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
@@ -274,7 +271,7 @@ export function swapSteps(input: SwapInputs): Step[] {
       `CREATE OR REPLACE VIEW ${quoteQualified(v.view)}${options} AS ${v.definition.trim().replace(/;$/, '')}`);
   }
   for (const mv of input.matviews ?? []) steps.push(...matviewSteps(mv));
-  for (const g of facts.grants) add(`grant ${g.privilege}`, grantSql(g, table));
+  steps.push(...aclSteps(`TABLE ${table}`, facts.owner, input.acl ?? facts.grants));
   if (facts.comment !== null) add('table comment', `COMMENT ON TABLE ${table} IS ${quoteLiteral(facts.comment)}`);
   for (const index of facts.indexes) {
     // Comments of the indexes behind PRIMARY KEY, UNIQUE and EXCLUDE constraints too.

@@ -2,9 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ColumnFact, IndexFact, TableFacts } from '../../src/inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable, dropCaptureTriggers } from '../../src/plan/capture.js';
-import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, maintenanceWorkers, setSequenceType } from '../../src/plan/copy.js';
+import {
+  attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, indexStatistics, maintenanceWorkers, setSequenceType,
+} from '../../src/plan/copy.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { createBatchTable, deleteTouchedRows, emptyCopy, insertTouchedRows, takeLogBatch } from '../../src/plan/replay.js';
+import { lockOrderFor } from '../../src/plan/swap-locks.js';
 import {
   attachmentSteps, dropOldTable, dropWorkObjects, matviewSteps, reloptionItems, swapLocks, swapSteps, validateForeignKey, withoutNotValid,
 } from '../../src/plan/swap.js';
@@ -15,7 +18,7 @@ const col = (name: string, type: string, extra: Partial<ColumnFact> = {}): Colum
 
 const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact => ({
   oid: 1, name, definition: '', definitionTail: ' USING btree (v)', unique: false, tablespace: null, constraint: null,
-  comment: null, isClustered: false, isReplicaIdentity: false, bytes: 8192, ...extra,
+  comment: null, statisticsTargets: [], isClustered: false, isReplicaIdentity: false, bytes: 8192, ...extra,
 });
 
 function facts(extra: Partial<TableFacts> = {}): TableFacts {
@@ -35,7 +38,7 @@ function facts(extra: Partial<TableFacts> = {}): TableFacts {
       index('note idx', { definitionTail: ' USING btree (note) WHERE (note IS NOT NULL)' }),
     ],
     notValidConstraints: [], identitySequences: [],
-    incomingForeignKeys: [], outgoingForeignKeys: [], views: [], publications: [], ownedSequences: [], grants: [],
+    incomingForeignKeys: [], outgoingForeignKeys: [], views: [], publications: [], ownedSequences: [], grants: { items: null, columns: [], otherGrantors: [] },
     unsupportedDependents: [], estimatedRows: 10, totalBytes: 8192, fingerprint: 'x',
     ...extra,
   };
@@ -96,6 +99,8 @@ describe('copy', () => {
       'ALTER TABLE "rpcl"."copy_4242" DROP CONSTRAINT "legacy ""positive"""',
     ]);
     expect(setSequenceType('rpcl.copy_4242_id_seq', 'integer').sql).toBe('ALTER SEQUENCE rpcl.copy_4242_id_seq AS integer');
+    const expr = index('by tens', { statisticsTargets: [{ column: 2, target: 300 }] });
+    expect(indexStatistics(facts(), expr, 3).map((s) => s.sql)).toEqual(['ALTER INDEX "rpcl"."copy_4242_i3" ALTER COLUMN 2 SET STATISTICS 300']);
   });
 
   it('copies every column but generated ones, by TID range when asked', () => {
@@ -160,7 +165,16 @@ describe('swap', () => {
   it('renames, re-points foreign keys, views, sequences, grants, and restores options', () => {
     const f = facts({
       ownedSequences: [{ schema: 'Sales', name: 'seq', column: 'order' }],
-      grants: [{ grantee: 'writer', privilege: 'INSERT', grantable: false, column: null }, { grantee: null, privilege: 'SELECT', grantable: true, column: 'note' }],
+      grants: {
+        items: [
+          { grantee: 'app', grantor: 'app', privilege: 'SELECT', grantable: false },
+          { grantee: 'app', grantor: 'app', privilege: 'INSERT', grantable: false },
+          { grantee: 'writer', grantor: 'app', privilege: 'INSERT', grantable: false },
+          { grantee: 'auditor', grantor: 'writer', privilege: 'INSERT', grantable: false },
+        ],
+        columns: [{ column: 'note', items: [{ grantee: null, grantor: 'app', privilege: 'SELECT', grantable: true }] }],
+        otherGrantors: [{ name: 'writer', canActAs: true }],
+      },
       reloptions: ['fillfactor=70'],
       comment: "it's a table",
       replicaIdentity: 'f',
@@ -172,7 +186,7 @@ describe('swap', () => {
         { name: 'self_fk', table: { schema: 'Sales', name: 'Order "Lines"' }, definition: 'FOREIGN KEY (x) REFERENCES "Sales"."Order ""Lines"""("order") NOT VALID', validated: false, comment: 'c', onRepackedTable: true },
       ],
       views: [{ view: { schema: 'Reports', name: 'v' }, definition: ' SELECT 1;', options: ['check_option=local'] }],
-      identities: [{ column: 'order', copySequence: 'copy_4242_order_seq', originalSequence: { schema: 'Sales', name: 'orig_seq' }, lastValue: '41', isCalled: true, grants: [{ grantee: 'app', privilege: 'USAGE', grantable: false, column: null }], comment: 'ids' }],
+      identities: [{ column: 'order', copySequence: 'copy_4242_order_seq', originalSequence: { schema: 'Sales', name: 'orig_seq' }, lastValue: '41', isCalled: true, acl: { items: [{ grantee: 'app', grantor: 'app', privilege: 'USAGE', grantable: false }], columns: [], otherGrantors: [] }, comment: 'ids' }],
     }).map((s) => s.sql);
     const t = '"Sales"."Order ""Lines"""';
     expect(sql).toEqual([
@@ -188,6 +202,7 @@ describe('swap', () => {
       `ALTER SEQUENCE "Sales"."seq" OWNED BY ${t}."order"`,
       'ALTER SEQUENCE "Sales"."copy_4242_order_seq" RENAME TO "orig_seq"',
       'SELECT setval($1::regclass, $2::int8, $3::bool)',
+      'REVOKE ALL ON SEQUENCE "Sales"."orig_seq" FROM "app"',
       'GRANT USAGE ON SEQUENCE "Sales"."orig_seq" TO "app"',
       `COMMENT ON SEQUENCE "Sales"."orig_seq" IS 'ids'`,
       `ALTER TABLE ${t} RESET (autovacuum_enabled, toast.autovacuum_enabled)`,
@@ -196,8 +211,13 @@ describe('swap', () => {
       `ALTER TABLE "Sales"."Order ""Lines""" ADD CONSTRAINT "self_fk" FOREIGN KEY (x) REFERENCES "Sales"."Order ""Lines"""("order") NOT VALID`,
       `COMMENT ON CONSTRAINT "self_fk" ON "Sales"."Order ""Lines""" IS 'c'`,
       `CREATE OR REPLACE VIEW "Reports"."v" WITH ("check_option" = 'local') AS SELECT 1`,
-      `GRANT INSERT ON ${t} TO "writer"`,
-      `GRANT SELECT ("note") ON ${t} TO PUBLIC WITH GRANT OPTION`,
+      `REVOKE ALL ON TABLE ${t} FROM "app"`,
+      `GRANT SELECT, INSERT ON TABLE ${t} TO "app"`,
+      `GRANT INSERT ON TABLE ${t} TO "writer"`,
+      'SET LOCAL ROLE "writer"',
+      `GRANT INSERT ON TABLE ${t} TO "auditor"`,
+      'RESET ROLE',
+      `GRANT SELECT ("note") ON TABLE ${t} TO PUBLIC WITH GRANT OPTION`,
       `COMMENT ON TABLE ${t} IS 'it''s a table'`,
       `ALTER TABLE ${t} REPLICA IDENTITY FULL`,
     ]);
@@ -270,6 +290,9 @@ describe('refusals', () => {
       /^partitioned table public\.sales references it \(foreign key sales_customer_id_fkey\): before PostgreSQL 18 a foreign key on a partitioned table cannot be added NOT VALID/,
     );
     expect(refusalReason(facts({ rowSecurity: true, forceRowSecurity: true, canBypassRls: true }), ok)).toBeNull();
+    expect(refusalReason(facts({ grants: { items: [], columns: [], otherGrantors: [{ name: 'Lead Dev', canActAs: false }] } }), ok)).toBe(
+      'some of its privileges were granted by "Lead Dev", whom the connected role cannot act as: the swap re-grants them in that role\'s name so that they stay attributed to it; GRANT "Lead Dev" to the connected role, or connect as a superuser',
+    );
   });
 
   it('needs CREATE on the table\'s schema', () => {
@@ -308,6 +331,18 @@ describe('swap locks and attachments', () => {
     expect(swapLocks(f).map((s) => s.locks?.[0]?.level ?? null)).toEqual([
       'ACCESS EXCLUSIVE', 'ACCESS EXCLUSIVE', 'SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE', 'ACCESS EXCLUSIVE', null,
     ]);
+    // Even attempts: the table first, then the dependents only if free at once.
+    expect(lockOrderFor(1)).toBe('dependents-first');
+    expect(lockOrderFor(2)).toBe('table-first');
+    const tableFirst = swapLocks(f, 'table-first');
+    expect(tableFirst.map((s) => [s.sql.slice(0, 40), s.immediate ?? false])).toEqual([
+      ['LOCK TABLE "Sales"."Order ""Lines""" IN A', false],
+      ['ALTER VIEW "Reports"."by ""day""" OWNER ', true],
+      ['ALTER MATERIALIZED VIEW "Reports"."total', true],
+      ['LOCK TABLE "s"."parent" IN SHARE ROW EXCL', true],
+      ['LOCK TABLE "s"."child" IN ACCESS EXCLUSIV', true],
+      ["SELECT set_config('lock_timeout', '1ms',", false],
+    ]);
   });
 
   it('re-creates triggers with their state, rules, policies, publications and statistics', () => {
@@ -316,6 +351,7 @@ describe('swap locks and attachments', () => {
       triggers: [
         { name: 'b', definition: 'CREATE TRIGGER b BEFORE UPDATE ON "Sales"."Order ""Lines""" FOR EACH ROW EXECUTE FUNCTION f()', enabled: 'D', comment: 'c' },
         { name: 'a', definition: 'CREATE TRIGGER a AFTER INSERT ON x FOR EACH STATEMENT EXECUTE FUNCTION f()', enabled: 'O', comment: null },
+        { name: 'ct', definition: 'CREATE CONSTRAINT TRIGGER ct AFTER INSERT ON x DEFERRABLE FOR EACH ROW EXECUTE FUNCTION f()', enabled: 'O', comment: null, constraint: { name: 'ct', comment: 'deferred' } },
       ],
       rules: [{ name: 'r', definition: 'CREATE RULE r AS ON DELETE TO x DO ALSO NOTIFY x;', enabled: 'R', comment: null }],
       policies: [{ name: 'p', permissive: false, command: 'w', roles: ['"app"'], using: '(v >= 0)', withCheck: null, comment: null }],
@@ -331,6 +367,8 @@ describe('swap locks and attachments', () => {
       `ALTER TABLE ${t} DISABLE TRIGGER "b"`,
       `COMMENT ON TRIGGER "b" ON ${t} IS 'c'`,
       'CREATE TRIGGER a AFTER INSERT ON x FOR EACH STATEMENT EXECUTE FUNCTION f()',
+      'CREATE CONSTRAINT TRIGGER ct AFTER INSERT ON x DEFERRABLE FOR EACH ROW EXECUTE FUNCTION f()',
+      `COMMENT ON CONSTRAINT "ct" ON ${t} IS 'deferred'`,
       'CREATE RULE r AS ON DELETE TO x DO ALSO NOTIFY x',
       `ALTER TABLE ${t} ENABLE REPLICA RULE "r"`,
       `CREATE POLICY "p" ON ${t} AS RESTRICTIVE FOR UPDATE TO "app" USING ((v >= 0))`,
@@ -342,7 +380,7 @@ describe('swap locks and attachments', () => {
     const steps = matviewSteps({
       view: { schema: 'marts', name: 'totals' }, definition: ' SELECT 1 AS n;', options: ['fillfactor=90'], tablespace: null,
       populated: true, owner: 'analyst', comment: 'rolled up', columnComments: [{ column: 'n', comment: 'count' }],
-      grants: [{ grantee: 'reader', privilege: 'SELECT', grantable: false, column: null }],
+      acl: { items: [{ grantee: 'reader', grantor: 'analyst', privilege: 'SELECT', grantable: false }], columns: [], otherGrantors: [] },
       indexes: [{ name: 'totals_n', definition: 'CREATE UNIQUE INDEX totals_n ON marts.totals USING btree (n)', tablespace: 'fast', comment: null, clustered: true }],
     });
     expect(steps.map((s) => s.sql)).toEqual([
@@ -352,7 +390,8 @@ describe('swap locks and attachments', () => {
       'CREATE UNIQUE INDEX totals_n ON marts.totals USING btree (n)',
       'ALTER MATERIALIZED VIEW "marts"."totals" CLUSTER ON "totals_n"',
       `SELECT set_config('default_tablespace', '', true)`,
-      'GRANT SELECT ON "marts"."totals" TO "reader"',
+      'REVOKE ALL ON TABLE "marts"."totals" FROM "analyst"',
+      'GRANT SELECT ON TABLE "marts"."totals" TO "reader"',
       `COMMENT ON MATERIALIZED VIEW "marts"."totals" IS 'rolled up'`,
       `COMMENT ON COLUMN "marts"."totals"."n" IS 'count'`,
     ]);

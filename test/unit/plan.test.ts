@@ -335,13 +335,13 @@ describe('swap locks and attachments', () => {
     expect(lockOrderFor(1)).toBe('dependents-first');
     expect(lockOrderFor(2)).toBe('table-first');
     const tableFirst = swapLocks(f, 'table-first');
-    expect(tableFirst.map((s) => [s.sql.slice(0, 40), s.immediate ?? false])).toEqual([
-      ['LOCK TABLE "Sales"."Order ""Lines""" IN A', false],
-      ['ALTER VIEW "Reports"."by ""day""" OWNER ', true],
-      ['ALTER MATERIALIZED VIEW "Reports"."total', true],
-      ['LOCK TABLE "s"."parent" IN SHARE ROW EXCL', true],
-      ['LOCK TABLE "s"."child" IN ACCESS EXCLUSIV', true],
-      ["SELECT set_config('lock_timeout', '1ms',", false],
+    expect(tableFirst.map((s) => [s.sql, s.immediate ?? false])).toEqual([
+      ['LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE', false],
+      ['ALTER VIEW "Reports"."by ""day""" OWNER TO "app"', true],
+      ['ALTER MATERIALIZED VIEW "Reports"."totals" OWNER TO "app"', true],
+      ['LOCK TABLE "s"."parent" IN SHARE ROW EXCLUSIVE MODE', true],
+      ['LOCK TABLE "s"."child" IN ACCESS EXCLUSIVE MODE', true],
+      ["SELECT set_config('lock_timeout', '1ms', true)", false],
     ]);
   });
 

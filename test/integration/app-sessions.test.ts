@@ -19,7 +19,7 @@ import { DEFAULTS } from '../../src/config/keys.js';
 import { AppSessions } from '../support/app-sessions.js';
 import { makeHome, spawnCli, writeConfig, type RunningCli } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
-import { Probe } from '../support/probe.js';
+import { type Probe, seedProbe } from '../support/probe.js';
 import { connectionConfig, loadSeed, sessionAs } from '../support/seed.js';
 import { type SwapWait, SwapWaitWatch } from '../support/swap-waits.js';
 import { checksum, SeedWorkload } from '../support/workload.js';
@@ -60,12 +60,7 @@ async function startSwapWaitWatch(): Promise<{ watch: SwapWaitWatch; client: pg.
 /** The probe reads and writes row 1 (mirrored), which no other session touches. */
 async function startProbe(): Promise<{ probe: Probe; client: pg.Client }> {
   const client = await sessionAs(db, 'probe');
-  const probe = new Probe(
-    client,
-    `SELECT name FROM table_for_repack WHERE id = 1`,
-    `WITH u AS (UPDATE table_for_repack SET value = (value + 1) % 1000 WHERE id = 1 RETURNING id, value)
-     UPDATE control_for_repack c SET value = u.value FROM u WHERE c.id = u.id`,
-  );
+  const probe = seedProbe(client);
   probe.start();
   return { probe, client };
 }

@@ -21,6 +21,7 @@ import type pg from 'pg';
 import { describe, it } from 'vitest';
 import { xorshift } from '../../src/demo/random.js';
 import { catalogSnapshot, schemaDump } from '../support/catalog.js';
+import { describeError, isApplicationsOwn } from '../support/workload.js';
 import { makeHome, runCli, writeConfig, type CliResult } from '../support/cli.js';
 import { createTestDatabase, serverInfo, type TestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
@@ -122,8 +123,7 @@ class Writers {
         this.commits++;
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
-        const code = (err as { code?: string }).code ?? '';
-        if (!EXPECTED.has(code)) this.unexpected.push(`${code} ${(err as Error).message}`);
+        if (!isApplicationsOwn(err, EXPECTED)) this.unexpected.push(describeError(err));
       }
       await sleep(2);
     }

@@ -10,7 +10,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { makeHome, spawnCli, writeConfig } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
-import { Probe } from '../support/probe.js';
+import { type Probe, seedProbe } from '../support/probe.js';
 import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
 import { checksum } from '../support/workload.js';
 import { watchBlockers } from '../../src/execute/blockers.js';
@@ -36,12 +36,7 @@ function config(lines: string[] = []): string {
 /** The probe updates a row it mirrors into the control table, so the oracle still holds. */
 async function startProbe(): Promise<{ probe: Probe; client: pg.Client }> {
   const client = await sessionAs(db, 'probe');
-  const probe = new Probe(
-    client,
-    `SELECT name FROM table_for_repack WHERE id = 1`,
-    `WITH u AS (UPDATE table_for_repack SET value = (value + 1) % 1000 WHERE id = 1 RETURNING id, value)
-     UPDATE control_for_repack c SET value = u.value FROM u WHERE c.id = u.id`,
-  );
+  const probe = seedProbe(client);
   probe.start();
   return { probe, client };
 }

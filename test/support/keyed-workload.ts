@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { xorshift } from '../../src/demo/random.js';
+import { describeError, isApplicationsOwn } from './workload.js';
 
 export interface KeyedFixture {
   table: string;
@@ -21,7 +22,6 @@ export interface KeyedFixture {
   changeKey: string;
 }
 
-const EXPECTED = new Set(['40P01', '40001', '23505', '23P01']);
 
 export class KeyedWorkload {
   private running = false;
@@ -90,8 +90,7 @@ export class KeyedWorkload {
         this.commits++;
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
-        const code = (err as { code?: string }).code ?? '';
-        if (!EXPECTED.has(code)) this.unexpected.push(`${code} ${(err as Error).message}`);
+        if (!isApplicationsOwn(err)) this.unexpected.push(describeError(err));
       }
       await new Promise((r) => setTimeout(r, 2));
     }

@@ -42,3 +42,16 @@ export class Probe {
     await this.loop;
   }
 }
+
+/**
+ * The probe on the seed table: it reads and writes row 1, mirroring the write into the control
+ * table so the dual-write oracle still holds; no other test session touches that row.
+ */
+export function seedProbe(client: pg.Client): Probe {
+  return new Probe(
+    client,
+    `SELECT name FROM table_for_repack WHERE id = 1`,
+    `WITH u AS (UPDATE table_for_repack SET value = (value + 1) % 1000 WHERE id = 1 RETURNING id, value)
+     UPDATE control_for_repack c SET value = u.value FROM u WHERE c.id = u.id`,
+  );
+}

@@ -28,6 +28,22 @@ export interface WorkloadStats {
 
 const EXPECTED = new Set(['40P01', '40001', '23505', '23P01']);
 
+/**
+ * Whether a writer's error is the application's own doing (writers deadlock among themselves
+ * on rows, "ShareLock on transaction", or collide on unique values), not the repack's: a
+ * deadlock over a relation lock involves DDL, which in these tests only rpcl runs.
+ */
+export function isApplicationsOwn(err: unknown, expected: ReadonlySet<string> = EXPECTED): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  const detail = (err as { detail?: string }).detail ?? '';
+  return expected.has(code) && !(code === '40P01' && / on relation /.test(detail));
+}
+
+/** The error as a line for a test's failure message. */
+export function describeError(err: unknown): string {
+  return `${(err as { code?: string }).code ?? ''} ${(err as Error).message} ${(err as { detail?: string }).detail ?? ''}`.trim();
+}
+
 export class SeedWorkload {
   private running = false;
   private loops: Promise<void>[] = [];
@@ -75,13 +91,10 @@ export class SeedWorkload {
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         const code = (err as { code?: string }).code ?? '';
-        // Writers deadlock among themselves on rows ("ShareLock on transaction"); a deadlock
-        // over a relation lock involves the repack's DDL and is its fault.
-        const detail = (err as { detail?: string }).detail ?? '';
-        if (EXPECTED.has(code) && !(code === '40P01' && / on relation /.test(detail))) {
+        if (isApplicationsOwn(err)) {
           this.stats.expectedRollbacks++;
           this.stats.expectedByCode[code] = (this.stats.expectedByCode[code] ?? 0) + 1;
-        } else this.stats.unexpected.push(`${code} ${(err as Error).message} ${detail}`.trim());
+        } else this.stats.unexpected.push(describeError(err));
       }
       if (this.pauseMs > 0) await new Promise((r) => setTimeout(r, this.pauseMs));
     }

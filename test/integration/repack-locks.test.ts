@@ -54,7 +54,7 @@ describe('swap lock', () => {
     await blocker.query('COMMIT');
     const result = await run.done;
     await probe.stop();
-    expect(result.stderr).toMatch(/swap attempt 1\/6 failed: canceling statement due to lock timeout blocked by pid \d+ \(user \w+, application "long reader"/);
+    expect(result.stderr).toMatch(/swap attempt 1\/6 failed: canceling statement due to lock timeout \(locks dependents-first\) blocked by pid \d+ \(user \w+, application "long reader"/);
     expect(result.stderr).toMatch(/swap attempt \d\/6 succeeded/);
     expect(result.code).toBe(0);
     expect(probe.errors).toEqual([]);

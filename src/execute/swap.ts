@@ -14,6 +14,7 @@ import {
   liveForeignKeys, liveIdentities, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
 } from '../inspect/live.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
+import { tableRef } from '../plan/capture.js';
 import { readAcl } from '../inspect/acl.js';
 import { swapSteps, type LiveForeignKey } from '../plan/swap.js';
 import { lockOrderFor, swapLocks, type LockOrder } from '../plan/swap-locks.js';
@@ -84,7 +85,7 @@ export async function attemptSwap(run: TableRun, attempt: number): Promise<SwapA
     const committedAt = performance.now();
     await monitorStopped;
     run.log.info(
-      `swap under lock: waited ${(lockedAt - firstGrantAt).toFixed(1)} ms for the table after the first other lock, ` +
+      `swap under lock (${order}): table locked ${(lockedAt - firstGrantAt).toFixed(1)} ms after the first lock, ` +
         `check ${checked.toFixed(1)} ms, final catch-up of ${batch.logRows} log rows ${replayed.toFixed(1)} ms, ` +
         `re-pointing and renames ${renamed.toFixed(1)} ms, commit ${mark().toFixed(1)} ms`,
       run.ref,
@@ -118,6 +119,7 @@ export async function attemptSwap(run: TableRun, attempt: number): Promise<SwapA
  */
 async function lockTables(run: TableRun, order: LockOrder): Promise<{ firstGrantAt: number; tableGrantAt: number }> {
   const { work } = run;
+  const table = tableRef(run.facts);
   const deadlock = await work.query<{ ms: number }>(`SELECT setting::int AS ms FROM pg_settings WHERE name = 'deadlock_timeout'`);
   const requestedAt = performance.now();
   const deadline = requestedAt + 0.8 * (deadlock.rows[0]?.ms ?? 1000);
@@ -132,8 +134,9 @@ async function lockTables(run: TableRun, order: LockOrder): Promise<{ firstGrant
     }
     await runStep(work, step);
     if (step.locks) {
-      tableGrantAt = performance.now();
-      firstGrantAt ??= tableGrantAt;
+      const now = performance.now();
+      firstGrantAt ??= now;
+      if (step.locks[0]!.table === table) tableGrantAt = now;
     }
   }
   return { firstGrantAt: firstGrantAt ?? tableGrantAt, tableGrantAt };

@@ -129,7 +129,6 @@ export interface SwapInputs {
 const ENABLE: Record<string, string | null> = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
 const POLICY_COMMAND: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
 
-
 export function matviewSteps(mv: LiveMatview): Step[] {
   const name = quoteQualified(mv.view);
   const steps: Step[] = [];

@@ -15,6 +15,11 @@ const globalOptions = ['--config', '--connection', '--debug', '--json', '--help'
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
+  // A reader that closed the pipe (`rpcl repack_tables --dry-run | head -1`) wants no more
+  // output: later writes are dropped, the command finishes and keeps its exit code.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
   const parser = yargs(argv)
     .scriptName('rpcl')
     .usage('$0 <command> [options]\n\nRepack bloated PostgreSQL tables online, with plain SQL.')

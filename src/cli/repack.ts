@@ -8,7 +8,7 @@ import { cleanupOptionsFor, repackTable } from '../execute/run-table.js';
 import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
-import { formatBytes, logEvent } from '../report/log-events.js';
+import { formatBytes, logEvent, PREPARED_NEXT } from '../report/log-events.js';
 import { terminalProgress } from '../report/progress.js';
 import { onStopSignals } from './long-run.js';
 import type { Runtime } from './runtime.js';
@@ -103,7 +103,9 @@ export function summaryLines(outcomes: TableOutcome[]): string[] {
     const what =
       o.status === 'done'
         ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`
-        : `${o.status}: ${o.reason ?? ''}`;
+        : o.status === 'prepared'
+          ? `prepared in ${(o.durationMs / 1000).toFixed(1)} s: ${PREPARED_NEXT}`
+          : `${o.status}: ${o.reason ?? ''}`;
     return `${o.connection} ${o.table}: ${what}`;
   });
 }

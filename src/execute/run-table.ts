@@ -165,7 +165,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
           );
         }
         const status = err instanceof StopRequestedError || opts.stopRequested() ? 'stopped' : 'failed';
-        await updateRun(control, runId, { phase: 'failed', status, lastError: message, ended: true }).catch(() => undefined);
+        await updateRun(control, runId, { phase: status, status, lastError: message, ended: true }).catch(() => undefined);
         return outcome(status, { reason: status === 'stopped' ? new StopRequestedError().message : message, sizeBefore: facts.totalBytes });
       } finally {
         clearInterval(stopWatch);

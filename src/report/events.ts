@@ -14,6 +14,7 @@ export type Phase =
   | 'cleanup'
   | 'prepared'
   | 'done'
+  | 'stopped'
   | 'failed';
 
 export interface TableRef {

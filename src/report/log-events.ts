@@ -2,6 +2,10 @@
 import type { Logger } from './logger.js';
 import type { RunEvent } from './events.js';
 
+/** What a prepared table waits for, said wherever its outcome is reported. */
+export const PREPARED_NEXT =
+  'the copy is kept in sync by capture; `rpcl repack_tables` swaps it without copying again, `rpcl abort_repack` removes it';
+
 export function formatBytes(n: number | undefined): string {
   if (n === undefined) return '?';
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -63,8 +67,13 @@ export function logEvent(log: Logger, e: RunEvent): void {
           `repacked in ${(o.durationMs / 1000).toFixed(1)} s: ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`,
           meta,
         );
+      } else if (o.status === 'prepared') {
+        log.info(`prepared in ${(o.durationMs / 1000).toFixed(1)} s: ${PREPARED_NEXT}`, meta);
       } else if (o.status === 'refused') {
         log.warning(`refused: ${o.reason ?? ''}`, meta);
+      } else if (o.status === 'stopped') {
+        // A stop the user asked for is not a failure: alerting on ERROR must not fire.
+        log.warning(`stopped: ${o.reason ?? ''}`, meta);
       } else {
         log.error(`failed: ${o.reason ?? ''}`, meta);
       }

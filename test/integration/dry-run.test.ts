@@ -1,13 +1,17 @@
 /** `repack_tables --dry-run` prints the plan with locks and timeouts and changes nothing. */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { makeHome, runCli, writeConfig } from '../support/cli.js';
+import { makeHome, projectRoot, runCli, writeConfig } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { connectionConfig, loadSeed } from '../support/seed.js';
 import { checksum } from '../support/workload.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
+const run = promisify(execFile);
 
 useTestDatabase('dryrun', async (d, s) => {
   db = d;
@@ -57,5 +61,20 @@ describe('--dry-run', () => {
     expect(r.code).toBe(5);
     expect(await catalog()).toBe(before.catalog);
     expect(await checksum(sql, 'table_for_repack')).toEqual(before.data);
+  });
+});
+
+describe('output to a closed pipe', () => {
+  it('ends quietly with the dry run\'s own exit code when the reader goes away (`| head -1`)', async () => {
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [`tables = ["public.table_for_repack", "public.no_key"]`]));
+    const bin = join(projectRoot, 'bin', 'rpcl.js');
+    // The reader exits at once: every line rpcl writes meets a closed pipe.
+    const { stdout, stderr } = await run('bash', ['-c', `"${process.execPath}" "${bin}" repack_tables --dry-run | (exit 0); echo "rpcl exit \${PIPESTATUS[0]}"`], {
+      env: { ...process.env, HOME: home },
+    });
+    expect(stderr).toBe('');
+    // 5: the table without a key is refused, as without the pipe.
+    expect(stdout.trim()).toBe('rpcl exit 5');
   });
 });

@@ -2,7 +2,7 @@
  * Staged runs: prepare_repack, replay_data, the stop commands and background runs, and a later
  * repack_tables that swaps the prepared copy without copying again.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -55,7 +55,10 @@ describe('prepare_repack', () => {
     await withWriters(async () => {
       const p = await runCli(['prepare_repack', '--debug'], { home });
       expect(p.stderr).toMatch(/preparing keeps every copy until its swap: about [\d.]+ [kM]B of extra space in total/);
-      expect(p.stdout).toMatch(/public\.table_for_repack: prepared/);
+      // A prepared table is a success: said as one, and never logged as an ERROR.
+      expect(p.stdout).toMatch(/public\.table_for_repack: prepared in [\d.]+ s: the copy is kept in sync by capture; `rpcl repack_tables` swaps it without copying again, `rpcl abort_repack` removes it/);
+      expect(p.stderr).toMatch(/INFO \[seed public\.table_for_repack\] prepared in [\d.]+ s: the copy is kept in sync/);
+      expect(p.stderr).not.toMatch(/ERROR/);
       expect(p.code).toBe(0);
       prepared = await copyOid();
       const state = await sql.query(`SELECT status FROM rpcl.runs ORDER BY run_id DESC LIMIT 1`);
@@ -141,7 +144,11 @@ describe('background repack_tables', () => {
     expect(await tableOid(sql, 'table_for_repack')).toBe(oid);
     expect(await rpclLeftovers(sql)).toEqual([]);
     expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
-    const state = await sql.query(`SELECT status FROM rpcl.runs ORDER BY run_id DESC LIMIT 1`);
-    expect(state.rows[0].status).toBe('stopped');
+    const state = await sql.query(`SELECT status, phase FROM rpcl.runs ORDER BY run_id DESC LIMIT 1`);
+    expect(state.rows[0]).toEqual({ status: 'stopped', phase: 'stopped' });
+    // A requested stop is a warning, not an ERROR that alerting would page on.
+    const log = readFileSync(join(home, '.repcloud', 'logs', 'repack_default.log'), 'utf8');
+    expect(log).toMatch(/WARNING \[seed public\.table_for_repack\] stopped: stopped on request before the swap/);
+    expect(log).not.toMatch(/ERROR/);
   });
 });

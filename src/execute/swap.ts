@@ -26,7 +26,7 @@ import { runStep, runSteps } from './steps.js';
 import { testPause } from './test-hooks.js';
 
 export type SwapAttempt =
-  | { ok: true; holdMs: number; tableHoldMs: number; foreignKeys: LiveForeignKey[]; replayedRows: number }
+  | { ok: true; holdMs: number; foreignKeys: LiveForeignKey[]; replayedRows: number }
   | { ok: false; blockers: Blocker[]; message: string };
 
 export function swapStatementTimeoutMs(lockTimeoutMs: number): number {
@@ -92,7 +92,7 @@ export async function attemptSwap(run: TableRun, attempt: number): Promise<SwapA
     );
     // What the application feels: from the first lock granted (views and foreign-key partners
     // are locked before the table) to the commit.
-    return { ok: true, holdMs: committedAt - firstGrantAt, tableHoldMs: committedAt - lockedAt, foreignKeys, replayedRows: batch.logRows };
+    return { ok: true, holdMs: committedAt - firstGrantAt, foreignKeys, replayedRows: batch.logRows };
   } catch (err) {
     await work.query('ROLLBACK').catch(() => undefined);
     await stopMonitor();

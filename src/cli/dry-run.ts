@@ -72,7 +72,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
     originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true, acl: { items: null, columns: [], otherGrantors: [] }, comment: null,
   }));
   phase(
-    'swap (one transaction; shown as odd attempts run it: even ones lock the table first, then the rest only if free at once)',
+    'swap (one transaction; shown as the first try runs it: the next try locks the table first, then the rest only if free at once)',
     [...swapLocks(facts), ...[batch.take, emptyCopy(facts), ...batch.apply].map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
       ...swapSteps({
         facts, foreignKeys, views, identities,

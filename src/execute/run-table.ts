@@ -27,6 +27,7 @@ import { catchUp, newCatchUp, truncatePending, type CatchUp } from './replay.js'
 import { validatePending } from './recovery.js';
 import { findPrepared, insertRun, resumeRun, updateRun } from './state.js';
 import { attemptSwap } from './swap.js';
+import { lockOrderFor } from '../plan/swap-locks.js';
 import { runStep } from './steps.js';
 import { ensureHelperSchema } from './helper-schema.js';
 import { testPause } from './test-hooks.js';
@@ -239,15 +240,27 @@ async function buildCopy(run: TableRun): Promise<void> {
   }
 }
 
+/** Tries within one attempt that gave up at once: the next one follows after a short pause. */
+const QUICK_TRIES = 4;
+
 async function swapWithRetries(run: TableRun, state: CatchUp) {
   const { emit, ref } = run;
   const attempts = run.opts.swapAttempts;
   let lastBlockers: Blocker[] = [];
+  let tries = 0;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     await catchUp(run, state);
     emit({ type: 'phase', ref, phase: 'swap', detail: `attempt ${attempt} of ${attempts}` });
     await testPause('swap');
-    const result = await attemptSwap(run, attempt);
+    let result = await attemptSwap(run, lockOrderFor(++tries));
+    // A try that gave up at once stalled nobody: try the other lock order right away, a few
+    // times, before the attempt counts as failed and backs off.
+    for (let quick = 1; !result.ok && result.quick && quick < QUICK_TRIES; quick++) {
+      emit({ type: 'warning', ref, message: `swap attempt ${attempt}/${attempts}, try ${quick}: ${result.message}; trying again at once` });
+      await sleep(20 * quick);
+      await catchUp(run, state);
+      result = await attemptSwap(run, lockOrderFor(++tries));
+    }
     if (result.ok) {
       emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: true, holdMs: result.holdMs });
       return result;

@@ -17,7 +17,7 @@ import { HELPER_SCHEMA } from '../plan/names.js';
 import { tableRef } from '../plan/capture.js';
 import { readAcl } from '../inspect/acl.js';
 import { swapSteps, type LiveForeignKey } from '../plan/swap.js';
-import { lockOrderFor, swapLocks, type LockOrder } from '../plan/swap-locks.js';
+import { swapLocks, type LockOrder } from '../plan/swap-locks.js';
 import { isSqlState, SqlState } from '../db/sqlstate.js';
 import { watchBlockers, type Blocker } from './blockers.js';
 import type { TableRun } from './context.js';
@@ -27,16 +27,21 @@ import { testPause } from './test-hooks.js';
 
 export type SwapAttempt =
   | { ok: true; holdMs: number; foreignKeys: LiveForeignKey[]; replayedRows: number }
-  | { ok: false; blockers: Blocker[]; message: string };
+  /**
+   * quick: the attempt gave up within milliseconds (a lock that was not free at once, or a
+   * blocker caught waiting for the swap), so the application barely waited and another try
+   * can follow at once instead of after a backoff.
+   */
+  | { ok: false; blockers: Blocker[]; message: string; quick: boolean };
 
 export function swapStatementTimeoutMs(lockTimeoutMs: number): number {
   return Math.max(2 * lockTimeoutMs, 5000);
 }
 
-export async function attemptSwap(run: TableRun, attempt: number): Promise<SwapAttempt> {
+/** `order`: see LockOrder; the caller alternates it from one try to the next. */
+export async function attemptSwap(run: TableRun, order: LockOrder): Promise<SwapAttempt> {
   const { work, facts } = run;
   const lockTimeoutMs = run.conn.lockTimeoutMs;
-  const order = lockOrderFor(attempt);
   const monitor = watchBlockers(run.control, run.workPid, Math.max(20, Math.min(50, lockTimeoutMs / 5)), true);
   let monitoring = true;
   let blockers: Blocker[] = [];
@@ -99,11 +104,12 @@ export async function attemptSwap(run: TableRun, attempt: number): Promise<SwapA
     const cycle = monitor.cycle();
     if (cycle !== null && isSqlState(err, SqlState.queryCanceled)) {
       return {
-        ok: false, blockers,
+        ok: false, blockers, quick: true,
         message: `gave up at once (locks ${order}): pid ${cycle.pid} held what the swap waited for while waiting for a lock the swap held`,
       };
     }
-    if (isLockFailure(err)) return { ok: false, blockers, message: `${(err as Error).message} (locks ${order})` };
+    if (err instanceof NotFreeAtOnce) return { ok: false, blockers, quick: true, message: `${err.message} (locks ${order})` };
+    if (isLockFailure(err)) return { ok: false, blockers, quick: false, message: `${(err as Error).message} (locks ${order})` };
     throw err;
   }
 }
@@ -132,7 +138,12 @@ async function lockTables(run: TableRun, order: LockOrder): Promise<{ firstGrant
       if (firstGrantAt !== null) ms = Math.min(ms, deadline - now);
       await setLocalTimeouts(work, { lockTimeoutMs: step.immediate ? 1 : Math.max(1, ms) });
     }
-    await runStep(work, step);
+    try {
+      await runStep(work, step);
+    } catch (err) {
+      if (step.immediate && isLockFailure(err)) throw new NotFreeAtOnce(step.locks![0]!.table);
+      throw err;
+    }
     if (step.locks) {
       const now = performance.now();
       firstGrantAt ??= now;
@@ -140,6 +151,13 @@ async function lockTables(run: TableRun, order: LockOrder): Promise<{ firstGrant
     }
   }
   return { firstGrantAt: firstGrantAt ?? tableGrantAt, tableGrantAt };
+}
+
+/** A lock taken only if free at once was not: the attempt gives up having barely waited. */
+class NotFreeAtOnce extends Error {
+  constructor(table: string) {
+    super(`${table} was not free at once`);
+  }
 }
 
 /** Milliseconds since the previous call. */

@@ -15,7 +15,7 @@
  *    request, so if an application session does hold a lock in the other order, rpcl's wait
  *    times out before the application's deadlock check can pick an application session as
  *    the victim.
- * 2. The table. (Every other attempt takes the table first instead, see LockOrder.)
+ * 2. The table. (Every other try takes the table first instead, see LockOrder.)
  * 3. From then on, lock_timeout is 1 ms for the rest of the transaction: a lock that is not
  *    free at once (a serial sequence some session is using, a relation a view's query names,
  *    anything not foreseen here) fails the attempt instead of being waited for. A failed
@@ -52,15 +52,15 @@ function lockView(v: ViewFact): Step {
  * Which of the swap's locks comes first. Applications lock in both orders: a reader through a
  * view locks the view, then the table, but a transaction that wrote the table may then read
  * the view; a child-table insert locks the child, then the table (its foreign key check), a
- * cascading delete the table, then the child. So attempts alternate: odd ones lock the
+ * cascading delete the table, then the child. So tries alternate: odd ones lock the
  * dependents first and then wait for the table; even ones wait for the table first and take
  * the dependents only if they are free at once. Either way nothing is waited for once the
  * table is held, and a workload that defeats one order lets the other through.
  */
 export type LockOrder = 'dependents-first' | 'table-first';
 
-export function lockOrderFor(attempt: number): LockOrder {
-  return attempt % 2 === 1 ? 'dependents-first' : 'table-first';
+export function lockOrderFor(tryNumber: number): LockOrder {
+  return tryNumber % 2 === 1 ? 'dependents-first' : 'table-first';
 }
 
 export function swapLocks(facts: TableFacts, order: LockOrder = 'dependents-first'): Step[] {

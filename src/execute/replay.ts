@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { readFingerprint } from '../inspect/table.js';
 import { analyzeBatch, emptyCopy, replayBatch } from '../plan/replay.js';
-import { helperName, keyColumns } from '../plan/capture.js';
+import { helperName, markerColumn } from '../plan/capture.js';
 import { quoteIdent } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import type { TableFacts } from '../inspect/facts.js';
@@ -108,9 +108,8 @@ export async function assertDefinitionUnchanged(client: pg.Client, run: TableRun
 
 /** A committed TRUNCATE not yet replayed explains new storage (its marker is in the log). */
 export async function truncatePending(client: pg.Client, facts: TableFacts): Promise<boolean> {
-  const first = keyColumns(facts)[0]!.name;
   const { rows } = await client.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM ${helperName(workNames.logTable(facts.oid))} WHERE ${quoteIdent(first)} IS NULL) AS found`,
+    `SELECT EXISTS (SELECT 1 FROM ${helperName(workNames.logTable(facts.oid))} WHERE ${markerColumn(facts)} IS NULL) AS found`,
   );
   return rows[0]?.found ?? false;
 }

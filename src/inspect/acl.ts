@@ -24,7 +24,8 @@ export interface ObjectAcl {
 }
 
 const ITEM = `CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END AS grantee,
-  pg_get_userbyid(x.grantor) AS grantor, x.privilege_type, x.is_grantable`;
+  pg_get_userbyid(x.grantor) AS grantor, x.privilege_type, x.is_grantable,
+  pg_has_role(current_user, x.grantor, 'MEMBER') AS can_act_as_grantor`;
 
 export async function readAcl(client: pg.Client, oid: number): Promise<ObjectAcl> {
   const table = await client.query(
@@ -47,15 +48,11 @@ export async function readAcl(client: pg.Client, oid: number): Promise<ObjectAcl
   const byColumn = new Map<string, AclItem[]>();
   for (const r of columns.rows) byColumn.set(r.attname, [...(byColumn.get(r.attname) ?? []), item(r)]);
   const owner: string = table.rows[0]?.owner;
-  const all = [...items.rows.map(item), ...[...byColumn.values()].flat()];
-  const grantors = [...new Set(all.map((i) => i.grantor).filter((g) => g !== owner))];
-  const canActAs = await Promise.all(grantors.map(async (g) => {
-    const { rows } = await client.query(`SELECT pg_has_role(current_user, $1, 'MEMBER') AS ok`, [g]);
-    return { name: g, canActAs: rows[0].ok as boolean };
-  }));
+  const others = new Map<string, boolean>();
+  for (const r of [...items.rows, ...columns.rows]) if (r.grantor !== owner) others.set(r.grantor, r.can_act_as_grantor);
   return {
     items: table.rows[0]?.is_null ? null : items.rows.map(item),
     columns: [...byColumn.entries()].map(([column, list]) => ({ column, items: list })),
-    otherGrantors: canActAs,
+    otherGrantors: [...others.entries()].map(([name, canActAs]) => ({ name, canActAs })),
   };
 }

@@ -44,6 +44,11 @@ export function keyColumnDeclaration(c: ColumnFact): string {
   return `${quoteIdent(c.name)} ${c.type}${collate} NOT NULL`;
 }
 
+/** The log column that tells a TRUNCATE marker (NULL) from a logged key (never NULL). */
+export function markerColumn(facts: TableFacts): string {
+  return quoteIdent(keyColumns(facts)[0]!.name);
+}
+
 export function createLogTable(facts: TableFacts): Step {
   // Nullable: a row with every key column NULL is the marker of a TRUNCATE.
   const cols = keyColumns(facts).map((c) => keyColumnDeclaration(c).replace(/ NOT NULL$/, '')).join(', ');

@@ -12,7 +12,7 @@
  */
 import { quoteIdent } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
-import { helperName, keyColumnDeclaration, keyColumns, tableRef } from './capture.js';
+import { helperName, keyColumnDeclaration, keyColumns, markerColumn, tableRef } from './capture.js';
 import { copiedColumns, overriding } from './copy.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
@@ -42,14 +42,14 @@ export function createBatchTable(facts: TableFacts): Step {
  */
 export function takeLogBatch(facts: TableFacts): Step {
   const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
-  const first = quoteIdent(keyColumns(facts)[0]!.name);
+  const marker = markerColumn(facts);
   return {
     description: 'take the log rows this snapshot sees',
     sql:
       `WITH taken AS (DELETE FROM ${helperName(workNames.logTable(facts.oid))} RETURNING ${keys}), ` +
-      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken WHERE ${first} IS NOT NULL RETURNING 1) ` +
+      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken WHERE ${marker} IS NOT NULL RETURNING 1) ` +
       `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ` +
-      `EXISTS (SELECT 1 FROM taken WHERE ${first} IS NULL) AS truncated`,
+      `EXISTS (SELECT 1 FROM taken WHERE ${marker} IS NULL) AS truncated`,
   };
 }
 

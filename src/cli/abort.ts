@@ -2,7 +2,7 @@
 import { connect } from '../db/connect.js';
 import { ExitCode } from '../errors.js';
 import { describeRecovery, recoverDeadRuns } from '../execute/recovery.js';
-import { cleanupOptionsFor } from '../execute/run-table.js';
+import { cleanupOptionsFor } from '../execute/cleanup.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
 import type { Runtime } from './runtime.js';
 

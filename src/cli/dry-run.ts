@@ -8,7 +8,6 @@ import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
 import { displayQualified } from '../db/ident.js';
 import { ExitCode } from '../errors.js';
-import { defaultEngineOptions } from '../execute/context.js';
 import { swapStatementTimeoutMs } from '../execute/swap.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
 import {
@@ -19,6 +18,8 @@ import { inspectTable } from '../inspect/table.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable } from '../plan/capture.js';
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../plan/copy.js';
+import { copyChunk, createProgressTable, takeChunkLogBatch } from '../plan/chunked-copy.js';
+import { usesChunkedCopy } from '../plan/copy-mode.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
 import { readCircumstances } from '../inspect/circumstances.js';
@@ -34,6 +35,16 @@ function render(step: Step, budget: string): string {
   return `${head}\n${step.sql.split('\n').map((l) => `  ${l}`).join('\n')};`;
 }
 
+/** The limits that hold the chunked copy and the replay back, in words. */
+export function throttleSummary(conn: ConnectionConfig): string {
+  const limits = [
+    conn.maxWalRateMBps === null ? null : `max_wal_rate ${conn.maxWalRateMBps} MB/s`,
+    conn.maxReplicaLagSeconds === null ? null : `max_replica_lag ${conn.maxReplicaLagSeconds} s`,
+    conn.sleepRatio > 0 ? `sleep_ratio ${conn.sleepRatio}` : null,
+  ].filter((l) => l !== null);
+  return limits.length === 0 ? 'no throttle set, pause_repack pauses' : `${limits.join(', ')}; pause_repack pauses`;
+}
+
 async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<string[]> {
   const lockBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${conn.swapAttempts} attempts with backoff`;
   const swapBudget =
@@ -45,19 +56,28 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   };
   phase('capture', [createLogTable(facts), createCaptureFunction(facts), createCaptureTriggers(facts)]);
   const ranged = version >= 140000;
-  phase(
-    `copy (one REPEATABLE READ snapshot${ranged ? `, page ranges over ${defaultEngineOptions.parallelSessions} sessions sharing it` : ''})`,
-    [...createCopyTable(facts), copyRows(facts, ranged)],
-  );
   const plan = indexPlan(facts);
-  phase(
-    `indexes (${plan.alone.length} alone, ${plan.parallel.length} over ${defaultEngineOptions.parallelSessions} sessions, largest first)`,
-    [
-      ...plan.alone.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
-      ...plan.parallel.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
-      ...plan.attach.map((k) => attachConstraint(facts, facts.indexes[k]!, k)),
-    ],
-  );
+  const indexSteps = [
+    ...plan.alone.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
+    ...plan.parallel.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
+    ...plan.attach.map((k) => attachConstraint(facts, facts.indexes[k]!, k)),
+  ];
+  const indexPhase = `${plan.alone.length} alone, ${plan.parallel.length} over ${conn.parallelSessions} sessions, largest first`;
+  if (usesChunkedCopy(conn.copyMode, facts.totalBytes)) {
+    phase(`indexes, on the empty copy (${indexPhase})`, [...createCopyTable(facts), ...indexSteps, ...createProgressTable(facts)]);
+    const chunk = copyChunk(facts, 1000, false);
+    phase(
+      `copy in chunks (copy_mode ${conn.copyMode}: each chunk one REPEATABLE READ transaction of about ${conn.chunkTimeSeconds} s, ` +
+        `its row count adapted; between chunks: ${throttleSummary(conn)})`,
+      [createBatchTable(facts), takeChunkLogBatch(facts), ...replayBatch(facts).apply, { ...chunk, description: `${chunk.description} (the first chunk starts from the smallest key)` }],
+    );
+  } else {
+    phase(
+      `copy (copy_mode ${conn.copyMode}: one REPEATABLE READ snapshot${ranged ? `, page ranges over ${conn.parallelSessions} sessions sharing it` : ''})`,
+      [...createCopyTable(facts), copyRows(facts, ranged)],
+    );
+    phase(`indexes (${indexPhase})`, indexSteps);
+  }
   const batch = replayBatch(facts);
   phase('replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
     createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },

@@ -1,4 +1,5 @@
 /** `show_connections`: every connection with every key except the password. */
+import { defaultConnection } from '../config/load.js';
 import type { ConnectionConfig } from '../config/types.js';
 import { displayQualified } from '../db/ident.js';
 
@@ -24,6 +25,11 @@ export function connectionRow(c: ConnectionConfig): Row {
     swap_attempts: c.swapAttempts,
     catchup_timeout: c.catchupTimeoutSeconds,
     parallel_sessions: c.parallelSessions,
+    copy_mode: c.copyMode,
+    chunk_time: c.chunkTimeSeconds,
+    sleep_ratio: c.sleepRatio,
+    max_wal_rate: c.maxWalRateMBps,
+    max_replica_lag: c.maxReplicaLagSeconds,
   };
 }
 
@@ -34,7 +40,7 @@ export function renderConnectionsJson(conns: ConnectionConfig[]): string {
 /** An aligned text table; absent keys show as `-` (libpq environment or .pgpass applies). */
 export function renderConnectionsTable(conns: ConnectionConfig[]): string {
   const rows = conns.map(connectionRow);
-  const headers = Object.keys(rows[0] ?? connectionRow(emptyConnection()));
+  const headers = Object.keys(rows[0] ?? connectionRow(defaultConnection('')));
   const cells = rows.map((r) => headers.map((h) => cellText(r[h] ?? null)));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
@@ -45,20 +51,4 @@ function cellText(v: Row[string]): string {
   if (v === null) return '-';
   if (Array.isArray(v)) return v.length === 0 ? '-' : v.join(',');
   return String(v);
-}
-
-function emptyConnection(): ConnectionConfig {
-  return {
-    name: '',
-    schemas: [],
-    tables: [],
-    maxReplayRows: 0,
-    lockTimeoutMs: 0,
-    checkTimeSeconds: 0,
-    analyzeTables: false,
-    deadlockResolution: 'nothing',
-    swapAttempts: 0,
-    catchupTimeoutSeconds: 0,
-    parallelSessions: 0,
-  };
 }

@@ -27,6 +27,10 @@ export interface StatusRow {
   size_before: number | null;
   size_after: number | null;
   runner: string;
+  /** A chunked copy is kept: the next repack_tables continues it. */
+  kept_chunked_copy: boolean;
+  /** What holds the run back right now: a pause, max_wal_rate, max_replica_lag, sleep_ratio. */
+  throttle: string | null;
   last_error: string | null;
 }
 
@@ -54,8 +58,11 @@ export async function collectStatus(rt: Runtime): Promise<StatusRow[]> {
                 status, phase, rows_copied, rows_estimate, backlog, change_rate, replay_rate, predicted_swap_ms,
                 started_at::text AS started_at, extract(epoch FROM coalesce(ended_at, clock_timestamp()) - started_at)::float8 AS elapsed,
                 extract(epoch FROM clock_timestamp() - phase_started_at)::float8 AS phase_elapsed,
-                size_before, size_after, runner_host || ':' || runner_pid AS runner, last_error
-         FROM ${quoteIdent(HELPER_SCHEMA)}.runs ORDER BY table_oid, run_id DESC`,
+                size_before, size_after, runner_host || ':' || runner_pid AS runner, last_error,
+                to_jsonb(r) ->> 'throttle' AS throttle,
+                to_regclass(format('%I.%I', $1::text, 'progress_' || table_oid)) IS NOT NULL AS chunked
+         FROM ${quoteIdent(HELPER_SCHEMA)}.runs r ORDER BY table_oid, run_id DESC`,
+        [HELPER_SCHEMA],
       );
       for (const r of rows) {
         const row: StatusRow = {
@@ -67,10 +74,13 @@ export async function collectStatus(rt: Runtime): Promise<StatusRow[]> {
           started_at: r.started_at, elapsed_s: Math.round(r.elapsed), remaining_s: null,
           size_before: r.size_before === null ? null : Number(r.size_before),
           size_after: r.size_after === null ? null : Number(r.size_after),
-          runner: r.runner, last_error: r.last_error,
+          runner: r.runner, kept_chunked_copy: r.chunked && r.status !== 'done', throttle: null, last_error: r.last_error,
         };
         if (row.status === 'running' && !row.live) row.status = 'died';
-        if (row.status === 'running') row.remaining_s = remainingSeconds(row, r.phase_elapsed);
+        if (row.status === 'running') {
+          row.remaining_s = remainingSeconds(row, r.phase_elapsed);
+          row.throttle = r.throttle;
+        }
         out.push(row);
       }
     } finally {
@@ -91,9 +101,13 @@ export function renderStatus(rows: StatusRow[]): string {
           ? ` backlog ${num(r.backlog)}, changes ${num(r.change_rate, '/s')}, replay ${num(r.replay_rate, '/s')}, predicted swap ${num(r.predicted_swap_ms, ' ms')}`
           : '';
       const remaining = r.remaining_s === null ? '' : `, about ${Math.round(r.remaining_s)} s left`;
-      const died = r.status === 'died' ? ' (its process is gone: the next repack_tables or abort_repack cleans it up)' : '';
+      const throttled = r.throttle === null ? '' : `\n    throttled: ${r.throttle}`;
+      const died =
+        r.status !== 'died' ? '' :
+        r.kept_chunked_copy ? ' (its process is gone: the next repack_tables continues its chunked copy, abort_repack removes it)' :
+        ' (its process is gone: the next repack_tables or abort_repack cleans it up)';
       const error = r.last_error ? `\n    last error: ${r.last_error}` : '';
-      return `${r.connection} ${r.table}: ${r.status}${died}, phase ${r.phase},${progress} elapsed ${r.elapsed_s} s${remaining} [${r.runner}]${error}`;
+      return `${r.connection} ${r.table}: ${r.status}${died}, phase ${r.phase},${progress} elapsed ${r.elapsed_s} s${remaining} [${r.runner}]${throttled}${error}`;
     })
     .join('\n');
 }

@@ -70,6 +70,14 @@ export function numberAtLeast(min: number, unit: string): Coercer<number> {
   };
 }
 
+/** A number (fractions allowed) in [min, max]. */
+export function numberBetween(min: number, max: number, unit: string): Coercer<number> {
+  return (raw) => {
+    const n = numberOf(raw);
+    return n !== undefined && n >= min && n <= max ? ok(n) : fail(`a number of ${unit} from ${min} to ${max}`);
+  };
+}
+
 /**
  * One of a fixed set of words, case-insensitive. Aliases map extra spellings to a canonical
  * value; only the canonical values are listed in the problem, to keep it short.

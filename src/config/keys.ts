@@ -10,6 +10,7 @@ import {
   fail,
   integer,
   numberAtLeast,
+  numberBetween,
   oneOf,
   stringList,
   text,
@@ -40,6 +41,9 @@ export const DEFAULTS = {
   swapAttempts: 5,
   catchupTimeoutSeconds: 3600,
   parallelSessions: 2,
+  copyMode: 'auto',
+  chunkTimeSeconds: 0.5,
+  sleepRatio: 0,
 } as const;
 
 export const TOP_LEVEL_FIELDS = {
@@ -103,4 +107,10 @@ export const CONNECTION_FIELDS = {
   swap_attempts: { read: integer(1, 100) },
   catchup_timeout: { read: numberAtLeast(1, 'seconds') },
   parallel_sessions: { read: integer(1, 8) },
+  // Big tables (issue 15): how the copy is made and how fast.
+  copy_mode: { read: oneOf(['auto', 'snapshot', 'chunked']) },
+  chunk_time: { read: numberBetween(0.05, 4, 'seconds') },
+  sleep_ratio: { read: numberBetween(0, 100, 'seconds of pause per second of work') },
+  max_wal_rate: { read: numberAtLeast(0.1, 'MB/s') },
+  max_replica_lag: { read: numberAtLeast(0.1, 'seconds') },
 } satisfies Fields;

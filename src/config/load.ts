@@ -195,7 +195,34 @@ function readConnection(
     swapAttempts: v.swap_attempts ?? DEFAULTS.swapAttempts,
     catchupTimeoutSeconds: v.catchup_timeout ?? DEFAULTS.catchupTimeoutSeconds,
     parallelSessions: v.parallel_sessions ?? DEFAULTS.parallelSessions,
+    copyMode: v.copy_mode ?? DEFAULTS.copyMode,
+    chunkTimeSeconds: v.chunk_time ?? DEFAULTS.chunkTimeSeconds,
+    sleepRatio: v.sleep_ratio ?? DEFAULTS.sleepRatio,
+    maxWalRateMBps: v.max_wal_rate ?? null,
+    maxReplicaLagSeconds: v.max_replica_lag ?? null,
   });
+}
+
+/** A connection with every key at its default: for callers that build one in code (demo, listings). */
+export function defaultConnection(name: string): ConnectionConfig {
+  return {
+    name,
+    schemas: [],
+    tables: [],
+    maxReplayRows: DEFAULTS.maxReplayRows,
+    lockTimeoutMs: DEFAULTS.lockTimeoutMs,
+    checkTimeSeconds: DEFAULTS.checkTimeSeconds,
+    analyzeTables: DEFAULTS.analyzeTables,
+    deadlockResolution: DEFAULTS.deadlockResolution,
+    swapAttempts: DEFAULTS.swapAttempts,
+    catchupTimeoutSeconds: DEFAULTS.catchupTimeoutSeconds,
+    parallelSessions: DEFAULTS.parallelSessions,
+    copyMode: DEFAULTS.copyMode,
+    chunkTimeSeconds: DEFAULTS.chunkTimeSeconds,
+    sleepRatio: DEFAULTS.sleepRatio,
+    maxWalRateMBps: null,
+    maxReplicaLagSeconds: null,
+  };
 }
 
 function parseTables(entries: string[], path: string, problems: string[]): QualifiedName[] {

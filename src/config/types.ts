@@ -30,6 +30,20 @@ export interface ConnectionConfig {
   catchupTimeoutSeconds: number;
   /** Sessions that copy rows and build indexes at once (1 is gentlest on the server). */
   parallelSessions: number;
+  /**
+   * snapshot: one REPEATABLE READ transaction, indexes built afterwards; chunked: key ranges in
+   * short transactions into a copy whose indexes already exist; auto: chunked from
+   * CHUNKED_FROM_BYTES of table size.
+   */
+  copyMode: 'auto' | 'snapshot' | 'chunked';
+  /** Target duration of one chunk's transaction. */
+  chunkTimeSeconds: number;
+  /** Pause this many seconds per second of copy or replay work. */
+  sleepRatio: number;
+  /** Server-wide WAL rate (MB/s) above which rpcl pauses its copy and replay; null: no limit. */
+  maxWalRateMBps: number | null;
+  /** Replica replay lag (seconds) above which rpcl pauses its copy and replay; null: no limit. */
+  maxReplicaLagSeconds: number | null;
 }
 
 export interface EmailConfig {

@@ -17,6 +17,7 @@ export const SqlState = {
   duplicateSchema: '42P06',
   dependentObjectsStillExist: '2BP01',
   adminShutdown: '57P01',
+  crashShutdown: '57P02',
   cannotConnectNow: '57P03',
   tooManyConnections: '53300',
 } as const;
@@ -31,4 +32,19 @@ export function sqlStateOf(err: unknown): string | undefined {
 
 export function isSqlState(err: unknown, state: string): boolean {
   return sqlStateOf(err) === state;
+}
+
+/**
+ * The session is gone (server shut down or restarted, backend terminated, network lost), as
+ * opposed to a statement that failed on a live session.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  const state = sqlStateOf(err);
+  if (state !== undefined) {
+    return state.startsWith('08') || state === SqlState.adminShutdown || state === SqlState.crashShutdown || state === SqlState.cannotConnectNow;
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /Connection terminated|Client has encountered a connection error and is not queryable/.test(message);
 }

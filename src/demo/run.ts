@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { repackTables } from '../cli/repack.js';
 import type { Runtime } from '../cli/runtime.js';
+import { defaultConnection } from '../config/load.js';
 import type { Config, ConnectionConfig } from '../config/types.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../embedded/server.js';
 import { formatBytes } from '../report/log-events.js';
@@ -72,10 +73,9 @@ async function demoOn(server: EmbeddedServer, o: DemoOptions): Promise<number> {
   o.out(`${o.writers} writers running (${pace}): ${before.perSecond.toFixed(0)} writes/s; repacking table_for_repack...`);
 
   const conn: ConnectionConfig = {
-    name: 'demo', host: server.host, port: server.port, user: server.user, password: server.password,
+    ...defaultConnection('demo'), host: server.host, port: server.port, user: server.user, password: server.password,
     database: 'rpcl_demo', sslmode: 'disable', schemas: [], tables: [{ schema: 'public', name: 'table_for_repack' }],
-    maxReplayRows: 10_000, lockTimeoutMs: 1000, checkTimeSeconds: 1, analyzeTables: true,
-    deadlockResolution: 'nothing', swapAttempts: 5, catchupTimeoutSeconds: 600, parallelSessions: 2,
+    lockTimeoutMs: 1000, checkTimeSeconds: 1, catchupTimeoutSeconds: 600,
   };
   const log = createLogger({ configName: 'demo', level: 'info', daysKeep: 1, console: true, secrets: [server.password] });
   const config: Config = {

@@ -4,6 +4,9 @@
  * swap. Only objects named by rpcl for that OID in rpcl's schema are touched.
  */
 import type pg from 'pg';
+import type { ConnectionConfig } from '../config/types.js';
+import type { TableRef } from '../report/events.js';
+import type { Logger } from '../report/logger.js';
 import { quoteIdent } from '../db/ident.js';
 import { retryOnLock } from '../db/retry.js';
 import { inTransaction, setLocalTimeouts } from '../db/session.js';
@@ -18,7 +21,7 @@ export interface LeftoverObjects {
 }
 
 export async function findLeftovers(client: pg.Client, oid: number): Promise<LeftoverObjects> {
-  const names = [workNames.logTable(oid), workNames.copyTable(oid), workNames.oldTable(oid)];
+  const names = [workNames.logTable(oid), workNames.copyTable(oid), workNames.progressTable(oid), workNames.oldTable(oid)];
   const triggers = await client.query<{ tgname: string }>(
       `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::oid AND tgname = ANY($2::text[]) ORDER BY tgname`,
       [oid, [workNames.captureTrigger(oid), workNames.truncateTrigger(oid)]],
@@ -46,12 +49,16 @@ export async function findLeftovers(client: pg.Client, oid: number): Promise<Lef
   };
 }
 
-/** Everything a prepared run needs is there: both triggers, the log, the copy, the function. */
-export function isComplete(l: LeftoverObjects, oid: number): boolean {
+/**
+ * Everything kept work needs is there: both triggers, the log, the copy, the function, and for
+ * a chunked copy its progress table.
+ */
+export function isComplete(l: LeftoverObjects, oid: number, chunked: boolean): boolean {
   return (
     l.triggers.length === 2 &&
     l.tables.includes(workNames.logTable(oid)) &&
     l.tables.includes(workNames.copyTable(oid)) &&
+    (!chunked || l.tables.includes(workNames.progressTable(oid))) &&
     l.functions.length === 1
   );
 }
@@ -65,6 +72,25 @@ export interface CleanupOptions {
   attempts: number;
   onRetry?: (what: string, attempt: number) => void;
 }
+
+/** Cleanup outside a table's run: retries are bounded, and logged by the caller's outcome. */
+export function cleanupOptionsFor(conn: ConnectionConfig) {
+  return { lockTimeoutMs: conn.lockTimeoutMs, attempts: 10 };
+}
+
+/** Cleanup inside a table's run: each retry is logged for the table. */
+export function cleanupOptions(conn: ConnectionConfig, log: Logger, ref: TableRef) {
+  return {
+    lockTimeoutMs: conn.lockTimeoutMs,
+    attempts: 10,
+    onRetry: (what: string, attempt: number) =>
+      log.warning(`${what}: lock not granted within ${conn.lockTimeoutMs} ms (attempt ${attempt}), retrying`, {
+        connection: ref.connection,
+        table: ref.table,
+      }),
+  };
+}
+
 
 /** Returns what was removed. Throws (a lock failure after all attempts) if something stays. */
 export async function removeWorkObjects(client: pg.Client, oid: number, opts: CleanupOptions): Promise<string[]> {

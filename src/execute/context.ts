@@ -47,6 +47,11 @@ export interface TableRun {
   /** Backends running this run's long statements: cancelled when a stop is requested. */
   busyPids: number[];
   cancelled: boolean;
+  /**
+   * The work committed so far can be continued by the next run (a chunked copy, once its
+   * progress row exists): a stop or a lost connection keeps it instead of removing it.
+   */
+  keepsWork: boolean;
   /** Set when the user asked the run to stop (signal or stop command). */
   stopRequested: () => boolean;
 }
@@ -60,6 +65,10 @@ export class DefinitionChangedError extends Error {
     );
   }
 }
+
+/** What kept work waits for, said wherever a run that kept it is reported. */
+export const KEPT_NEXT =
+  'the copy made so far is kept and capture stays on: `rpcl repack_tables` continues from where it stopped, `rpcl abort_repack` removes it';
 
 export class StopRequestedError extends Error {
   constructor() {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { ADVISORY_CLASS } from '../db/advisory.js';
 import { ExitCode, RpclError } from '../errors.js';
 import { displayIdent, displayQualified, quoteIdent, quoteLiteral, quoteQualified } from '../db/ident.js';
 import { isLockFailure, retryOnLock } from '../db/retry.js';
@@ -36,6 +37,7 @@ export async function createHelperSchema(client: pg.Client, log: Logger): Promis
   try {
     await inTransaction(client, async () => {
       await client.query(script);
+      for (const upgrade of UPGRADES) await client.query(readUpgrade(upgrade));
       // COMMENT takes no bind parameters; the marker is a constant of ours, quoted as a literal.
       await client.query(
         `COMMENT ON SCHEMA ${quoteIdent(HELPER_SCHEMA)} IS ${quoteLiteral(HELPER_SCHEMA_MARKER)}`,
@@ -63,6 +65,43 @@ export async function createHelperSchema(client: pg.Client, log: Logger): Promis
   return 'created';
 }
 
+/** Versions after 1, each with its script sql/upgrade_<version>.sql. */
+const UPGRADES = Array.from({ length: HELPER_SCHEMA_VERSION - 1 }, (_, k) => k + 2);
+
+function readUpgrade(version: number): string {
+  return readFileSync(resolve(sqlDir, `upgrade_${version}.sql`), 'utf8');
+}
+
+/**
+ * A helper schema installed by an older rpcl gets the newer columns, in one transaction, under
+ * a transaction-level advisory lock so that two rpcl processes upgrading at once do not race.
+ */
+async function upgradeHelperSchema(client: pg.Client, log: Logger): Promise<void> {
+  const current = async () =>
+    Number((await client.query<{ v: string }>(`SELECT max(version)::int8 AS v FROM ${quoteIdent(HELPER_SCHEMA)}.schema_version`)).rows[0]?.v ?? 1);
+  if ((await current()) >= HELPER_SCHEMA_VERSION) return;
+  try {
+    await inTransaction(client, async () => {
+      await client.query(`SELECT pg_advisory_xact_lock($1::int, 0)`, [ADVISORY_CLASS]);
+      const from = await current();
+      for (const version of UPGRADES.filter((v) => v > from)) {
+        await client.query(readUpgrade(version));
+        await client.query(`INSERT INTO ${quoteIdent(HELPER_SCHEMA)}.schema_version (version) VALUES ($1)`, [version]);
+      }
+    });
+  } catch (err) {
+    if (isSqlState(err, SqlState.insufficientPrivilege)) {
+      throw new RpclError(
+        `the helper schema ${HELPER_SCHEMA} was installed by an older rpcl and needs an upgrade that this role may not make ` +
+          `(${(err as Error).message}). Run any rpcl command once as the owner of ${HELPER_SCHEMA}.runs, then again as this role`,
+        ExitCode.refused,
+      );
+    }
+    throw err;
+  }
+  log.info(`upgraded the helper schema ${HELPER_SCHEMA} to version ${HELPER_SCHEMA_VERSION}`);
+}
+
 /** Runs need the helper schema: installed on first use, with a note in the log. */
 export async function ensureHelperSchema(client: pg.Client, log: Logger): Promise<void> {
   const state = await helperSchemaState(client);
@@ -71,6 +110,7 @@ export async function ensureHelperSchema(client: pg.Client, log: Logger): Promis
     await createHelperSchema(client, log);
     return;
   }
+  await upgradeHelperSchema(client, log);
   // Installed by another role: this one needs to create work objects there and write runs.
   const { rows } = await client.query<{ ok: boolean; owner: string; me: string }>(
     `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE') AS ok,

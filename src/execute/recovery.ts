@@ -16,8 +16,13 @@ import { removeWorkObjects, type CleanupOptions } from './cleanup.js';
 
 export interface RunTrace {
   oid: number;
-  /** Its latest run was left prepared on purpose (prepare_repack). */
+  /**
+   * Its work was kept on purpose: the latest run was left prepared (prepare_repack), or it is
+   * a chunked copy that the next repack_tables continues.
+   */
   prepared: boolean;
+  /** A chunked copy's progress table is among its work objects. */
+  chunked: boolean;
   /** `schema.table` while the original table still exists under that OID. */
   table: string | null;
   /** The swap committed: only the old table and work objects remain. */
@@ -26,20 +31,21 @@ export interface RunTrace {
 
 /** Every table OID some rpcl work object is named after, with what is known of it. */
 export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
-  const { rows } = await client.query<{ oid: string; swapped: boolean; prepared: boolean; tbl: string | null }>(
+  const { rows } = await client.query<{ oid: string; swapped: boolean; chunked: boolean; prepared: boolean; tbl: string | null }>(
     `WITH names AS (
-       SELECT substring(c.relname FROM '^(?:log|copy|rpcl_old)_([0-9]+)$') AS oid, c.relname LIKE 'rpcl\\_old\\_%' AS swapped
+       SELECT substring(c.relname FROM '^(?:log|copy|progress|rpcl_old)_([0-9]+)$') AS oid, c.relname LIKE 'rpcl\\_old\\_%' AS swapped,
+              c.relname LIKE 'progress\\_%' AS chunked
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = $1 AND c.relkind = 'r'
        UNION ALL
-       SELECT substring(p.proname FROM '^capture_([0-9]+)$'), false
+       SELECT substring(p.proname FROM '^capture_([0-9]+)$'), false, false
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1
        UNION ALL
-       SELECT substring(t.tgname FROM '^rpcl_capture_([0-9]+)(?:_truncate)?$'), false
+       SELECT substring(t.tgname FROM '^rpcl_capture_([0-9]+)(?:_truncate)?$'), false, false
        FROM pg_trigger t WHERE NOT t.tgisinternal
      )
-     SELECT names.oid, bool_or(names.swapped) AS swapped,
-            coalesce((SELECT r.status = 'prepared' FROM ${quoteIdent(HELPER_SCHEMA)}.runs r
+     SELECT names.oid, bool_or(names.swapped) AS swapped, bool_or(names.chunked) AS chunked,
+            bool_or(names.chunked) OR coalesce((SELECT r.status = 'prepared' FROM ${quoteIdent(HELPER_SCHEMA)}.runs r
                       WHERE r.table_oid = names.oid::oid ORDER BY r.run_id DESC LIMIT 1), false) AS prepared,
             (SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname)
              FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
@@ -47,12 +53,13 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
      FROM names WHERE names.oid IS NOT NULL GROUP BY names.oid ORDER BY names.oid::int8`,
     [HELPER_SCHEMA],
   );
-  return rows.map((r) => ({ oid: Number(r.oid), table: r.tbl, swapped: r.swapped, prepared: r.prepared }));
+  // After a committed swap nothing is kept: the old table and the work objects are leftovers.
+  return rows.map((r) => ({ oid: Number(r.oid), table: r.tbl, swapped: r.swapped, prepared: r.prepared && !r.swapped, chunked: r.chunked }));
 }
 
 export type Recovery =
   | { oid: number; outcome: 'live' }
-  | { oid: number; outcome: 'cleaned' | 'completed' | 'aborted'; removed: string[]; table: string | null };
+  | { oid: number; outcome: 'cleaned' | 'completed' | 'aborted'; removed: string[]; table: string | null; chunked: boolean };
 
 /**
  * Cleans or completes every dead run; leaves live runs alone, and prepared ones unless
@@ -82,7 +89,7 @@ export async function recoverDeadRuns(
         [trace.oid, outcome === 'completed' ? 'done' : 'aborted', outcome === 'completed' ? 'done' : 'failed',
           outcome === 'completed' ? 'its cleanup was finished by a later command' : 'its work was removed by a later command'],
       );
-      result.push({ oid: trace.oid, outcome, removed, table: trace.table });
+      result.push({ oid: trace.oid, outcome, removed, table: trace.table, chunked: trace.chunked });
     } finally {
       await client.query(`SELECT pg_advisory_unlock($1::int, $2::int)`, key);
     }
@@ -121,7 +128,7 @@ export function describeRecovery(r: Recovery): string {
   if (r.outcome === 'live') return `a live run is working on table OID ${r.oid}: left alone (stop it first)`;
   const what =
     r.outcome === 'completed' ? `completed a run that died after its swap (table OID ${r.oid})` :
-    r.outcome === 'aborted' ? `aborted the prepared copy of ${r.table ?? `table OID ${r.oid}`}; the table is as it was` :
+    r.outcome === 'aborted' ? `aborted the ${r.chunked ? 'kept chunked' : 'prepared'} copy of ${r.table ?? `table OID ${r.oid}`}; the table is as it was` :
     `cleaned up a run that died before its swap on ${r.table ?? `table OID ${r.oid}`}; the table is as it was`;
   return `${what}: removed ${r.removed.join(', ') || 'nothing'}`;
 }

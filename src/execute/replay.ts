@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { readFingerprint } from '../inspect/table.js';
-import { analyzeBatch, emptyCopy, replayBatch } from '../plan/replay.js';
+import { analyzeBatch, emptyCopy, replayBatch, takeLogBatch } from '../plan/replay.js';
 import { helperName, markerColumn } from '../plan/capture.js';
 import { quoteIdent } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
@@ -15,6 +15,7 @@ import { DefinitionChangedError, StopRequestedError, type TableRun } from './con
 import { ReplayEstimator } from './estimator.js';
 import { runStep } from './steps.js';
 import { testPause } from './test-hooks.js';
+import type { Throttle } from './throttle.js';
 
 export interface BatchResult {
   logRows: number;
@@ -28,9 +29,9 @@ export interface BatchResult {
  * Applies one batch on `client`. Outside the swap it must run in its own REPEATABLE READ
  * transaction (the caller's job in the swap, where writers are locked out).
  */
-export async function applyBatch(client: pg.Client, run: TableRun): Promise<BatchResult> {
+export async function applyBatch(client: pg.Client, run: TableRun, take = takeLogBatch(run.facts)): Promise<BatchResult> {
   const started = performance.now();
-  const { take, apply } = replayBatch(run.facts);
+  const { apply } = replayBatch(run.facts);
   const r = await runStep(client, take);
   const logRows = Number(r.rows[0].log_rows);
   const keys = Number(r.rows[0].keys);
@@ -54,12 +55,7 @@ export async function replayOnce(run: TableRun): Promise<BatchResult> {
   await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
   try {
     const result = await applyBatch(work, run);
-    if (result.truncated) {
-      // TRUNCATE gave the table new storage: the application's doing, not a rewrite behind
-      // rpcl's back. Recorded with the batch, so that a prepared copy is still recognised.
-      run.facts.relfilenode = (await relfilenodeOf(work, run.facts.oid)) ?? run.facts.relfilenode;
-      await work.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET relfilenode = $2 WHERE run_id = $1`, [run.runId, run.facts.relfilenode]);
-    }
+    if (result.truncated) await recordNewStorage(work, run);
     await testPause('replay-batch');
     result.ms = performance.now() - started;
     await work.query('COMMIT');
@@ -68,6 +64,15 @@ export async function replayOnce(run: TableRun): Promise<BatchResult> {
     await work.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * TRUNCATE gave the table new storage: the application's doing, not a rewrite behind rpcl's
+ * back. Recorded in the batch's transaction, so that a kept copy is still recognised.
+ */
+export async function recordNewStorage(client: pg.Client, run: TableRun): Promise<void> {
+  run.facts.relfilenode = (await relfilenodeOf(client, run.facts.oid)) ?? run.facts.relfilenode;
+  await client.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET relfilenode = $2 WHERE run_id = $1`, [run.runId, run.facts.relfilenode]);
 }
 
 /** Committed log rows not yet replayed (counted up to a cap: beyond it the exact figure does not matter). */
@@ -117,10 +122,13 @@ export async function truncatePending(client: pg.Client, facts: TableFacts): Pro
 export interface CatchUp {
   estimator: ReplayEstimator;
   startedAt: number;
+  /** Holds replay back between batches (pause, max_wal_rate, ...). */
+  throttle: Throttle;
 }
 
-export function newCatchUp(run: TableRun): CatchUp {
+export function newCatchUp(run: TableRun, throttle: Throttle): CatchUp {
   return {
+    throttle,
     estimator: new ReplayEstimator({
       swapBudgetMs: run.opts.swapBudgetMs,
       swapOverheadMs: 15,
@@ -142,7 +150,9 @@ export async function catchUp(run: TableRun, state: CatchUp): Promise<void> {
   const since = Date.now();
   for (;;) {
     if (run.stopRequested()) throw new StopRequestedError();
+    await state.throttle.between();
     const batch = await replayOnce(run);
+    state.throttle.worked(batch.ms);
     if (batch.logRows > 0) state.estimator.recordBatch(batch.logRows, batch.ms);
     const backlog = await backlogOf(run.control, run.facts.oid);
     const now = Date.now();

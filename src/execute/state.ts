@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { TableFacts } from '../inspect/facts.js';
 import type { Phase } from '../report/events.js';
+import { helperName } from '../plan/capture.js';
+import { workNames } from '../plan/names.js';
 
 export async function insertRun(
   control: pg.Client,
@@ -78,6 +80,39 @@ export async function findPrepared(control: pg.Client, oid: number): Promise<Pre
   const r = rows[0];
   if (r === undefined || r.status !== 'prepared') return null;
   return { runId: Number(r.run_id), fingerprint: r.fingerprint, relfilenode: r.relfilenode === null ? null : Number(r.relfilenode) };
+}
+
+export interface KeptRun extends PreparedRun {
+  /** A chunked copy: its progress table exists. */
+  chunked: boolean;
+  /** For a chunked copy: every chunk is in. */
+  copyComplete: boolean;
+}
+
+/**
+ * The latest run of a table if its work was kept on purpose: prepared, or a chunked copy that
+ * stopped (on request, by a lost connection, or because its process died). The caller holds
+ * the table's advisory lock, so a run marked running is no longer running.
+ */
+export async function findKept(control: pg.Client, oid: number): Promise<KeptRun | null> {
+  const latest = await control.query(
+    `SELECT run_id, status, fingerprint, relfilenode::int8 AS relfilenode, to_regclass($2) IS NOT NULL AS chunked
+     FROM rpcl.runs WHERE table_oid = $1::oid ORDER BY run_id DESC LIMIT 1`,
+    [oid, helperName(workNames.progressTable(oid))],
+  );
+  const r = latest.rows[0];
+  if (r === undefined) return null;
+  if (r.status !== 'prepared' && !(r.chunked && ['running', 'stopped'].includes(r.status))) return null;
+  let copyComplete = !r.chunked;
+  if (r.chunked) {
+    const p = await control.query<{ complete: boolean }>(`SELECT complete FROM ${helperName(workNames.progressTable(oid))}`);
+    if (p.rows[0] === undefined) return null;
+    copyComplete = p.rows[0].complete;
+  }
+  return {
+    runId: Number(r.run_id), fingerprint: r.fingerprint, relfilenode: r.relfilenode === null ? null : Number(r.relfilenode),
+    chunked: r.chunked, copyComplete,
+  };
 }
 
 /** A prepared run is taken over by this process. */

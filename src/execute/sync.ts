@@ -71,7 +71,7 @@ async function syncOne(
     const run: TableRun = {
       conn, facts, ref: { connection: conn.name, table, oid }, table: quoteQualified(facts), work, workPid: 0, control,
       serverVersion: 0, opts: defaultEngineOptions, log, emit, stopRequested: () => false, home, runId: prepared.runId,
-      busyPids: [], cancelled: false,
+      busyPids: [], cancelled: false, keepsWork: false,
     };
     await runStep(work, createBatchTable(facts));
     let replayed = 0;

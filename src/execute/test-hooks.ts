@@ -2,7 +2,8 @@
  * Fault-injection pauses for the test suite, off unless RPCL_TEST_PAUSE is set:
  * `RPCL_TEST_PAUSE="replay:2000,swap:500"` sleeps that many milliseconds when a run reaches
  * each named point (a phase; `copy-snapshot`: inside the copy's transaction, after its
- * snapshot is taken; `replay-batch`: at the end of every replay batch, a slow replay), so a test can write, change the table, block it or kill rpcl there.
+ * snapshot is taken; `replay-batch`: at the end of every replay batch, a slow replay; `copy-chunk`: before each
+ * chunk of a chunked copy commits), so a test can write, change the table, block it or kill rpcl there.
  */
 import { sleep } from '../db/session.js';
 

@@ -7,7 +7,7 @@ export const HELPER_SCHEMA = 'rpcl';
 /** Written on the schema so rpcl never adopts (or drops) a user's schema of the same name. */
 export const HELPER_SCHEMA_MARKER = 'rpcl helper schema: work tables and run state of rpcl; remove with `rpcl drop_schema`';
 
-export const HELPER_SCHEMA_VERSION = 1;
+export const HELPER_SCHEMA_VERSION = 2;
 
 export const workNames = {
   captureTrigger: (oid: number) => `rpcl_capture_${oid}`,
@@ -15,6 +15,8 @@ export const workNames = {
   captureFunction: (oid: number) => `capture_${oid}`,
   logTable: (oid: number) => `log_${oid}`,
   copyTable: (oid: number) => `copy_${oid}`,
+  /** The chunked copy's frontier: present once the copy can be continued after a restart. */
+  progressTable: (oid: number) => `progress_${oid}`,
   /** Index k of the copy, until the swap gives it the original's name. */
   copyIndex: (oid: number, k: number) => `copy_${oid}_i${k}`,
   /** The original table after the swap, until it is dropped. */

@@ -17,7 +17,7 @@ import { copiedColumns, overriding } from './copy.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
 
-function batchRef(facts: TableFacts): string {
+export function batchRef(facts: TableFacts): string {
   return `pg_temp.${quoteIdent(workNames.batchTable(facts.oid))}`;
 }
 

@@ -60,6 +60,9 @@ export function logEvent(log: Logger, e: RunEvent): void {
     case 'warning':
       log.warning(e.message, meta);
       return;
+    case 'throttle':
+      log.info(e.reason === null ? 'no longer throttled: full speed' : `throttled by ${e.reason}`, meta);
+      return;
     case 'table-end': {
       const o = e.outcome;
       if (o.status === 'done') {

@@ -14,6 +14,8 @@ export interface ProgressDisplay {
 export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressDisplay {
   let bar: cliProgress.SingleBar | undefined;
   let barKind = '';
+  /** Why the run is held back, shown after the bar (the ETA counts the waits: it is wall time). */
+  let note = '';
   const finishBar = () => {
     bar?.stop();
     bar = undefined;
@@ -29,13 +31,13 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     bar = new cliProgress.SingleBar(
       {
         stream,
-        format: `${table} ${kind.padEnd(7)} |{bar}| {percentage}% {value}/{total} ${unit} eta {eta_formatted}`,
+        format: `${table} ${kind.padEnd(7)} |{bar}| {percentage}% {value}/{total} ${unit} eta {eta_formatted}{note}`,
         hideCursor: true,
         clearOnComplete: false,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(Math.max(1, total), 0);
+    bar.start(Math.max(1, total), 0, { note });
     barKind = `${kind}:${table}`;
   };
   return {
@@ -57,6 +59,11 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
           line(`${e.ref.table} replay: backlog ${s.backlog}${eta}`);
           return;
         }
+        case 'throttle':
+          note = e.reason === null ? '' : ` (throttled: ${e.reason.split(':')[0]})`;
+          bar?.update({ note });
+          if (e.reason !== null && bar === undefined) line(`${e.ref.table} throttled by ${e.reason}`);
+          return;
         case 'swap-attempt':
           line(`${e.ref.table} swap attempt ${e.attempt}/${e.of}: ${e.ok ? `done, lock held ${Math.round(e.holdMs ?? 0)} ms` : `failed (${e.message ?? ''})`}`);
           return;

@@ -49,6 +49,11 @@ const CONNECTION_DEFAULTS = {
   swapAttempts: 5,
   catchupTimeoutSeconds: 3600,
   parallelSessions: 2,
+  copyMode: 'auto',
+  chunkTimeSeconds: 0.5,
+  sleepRatio: 0,
+  maxWalRateMBps: null,
+  maxReplicaLagSeconds: null,
 } as const;
 
 describe('defaults', () => {
@@ -154,6 +159,11 @@ analyze_tables = "yes"
           swapAttempts: 5,
           catchupTimeoutSeconds: 3600,
           parallelSessions: 2,
+          copyMode: 'auto',
+          chunkTimeSeconds: 0.5,
+          sleepRatio: 0,
+          maxWalRateMBps: null,
+          maxReplicaLagSeconds: null,
         },
       ],
     });
@@ -273,6 +283,14 @@ describe('enumerations', () => {
     expect(() => prod('swap_attempts = 0')).toThrow('connections.prod.swap_attempts: expected an integer from 1 to 100, got 0');
     expect(prod('parallel_sessions = "1"').parallelSessions).toBe(1);
     expect(() => prod('parallel_sessions = 9')).toThrow('connections.prod.parallel_sessions: expected an integer from 1 to 8, got 9');
+  });
+
+  it('reads the big-table keys: copy mode, chunk time and the throttles', () => {
+    const c = prod('copy_mode = "Chunked"\nchunk_time = "0.25"\nsleep_ratio = 1\nmax_wal_rate = 20\nmax_replica_lag = 5');
+    expect([c.copyMode, c.chunkTimeSeconds, c.sleepRatio, c.maxWalRateMBps, c.maxReplicaLagSeconds]).toEqual(['chunked', 0.25, 1, 20, 5]);
+    expect(() => prod('copy_mode = "fast"')).toThrow('connections.prod.copy_mode: expected auto, snapshot or chunked, got "fast"');
+    expect(() => prod('chunk_time = 10')).toThrow('connections.prod.chunk_time: expected a number of seconds from 0.05 to 4, got 10');
+    expect(() => prod('max_wal_rate = 0')).toThrow('connections.prod.max_wal_rate: expected a number of MB/s >= 0.1, got 0');
   });
 
   it.each([

@@ -1,0 +1,126 @@
+/**
+ * The chunked copy (copy_mode = "chunked"): the copy is filled by ranges of the replay key, each
+ * range in its own short REPEATABLE READ transaction, into a copy whose indexes and constraints
+ * already exist. No transaction of rpcl's stays open for long, whatever the table's size.
+ *
+ * The progress table holds the frontier F: the highest key copied so far (NULL before the first
+ * chunk), the rows copied and whether the copy is complete. It is written in each chunk's own
+ * transaction, so it always describes the copy as committed, and a restart continues from it.
+ *
+ * The invariant, true after every commit: the copy holds exactly the table's rows with key <= F,
+ * as of the snapshot S of the last chunk. Proof, one chunk with snapshot S (the previous
+ * chunk's snapshot was S0, and the invariant held for F as of S0):
+ *   1. It takes (and deletes) every log row S sees. Every change committed after S0 and seen
+ *      by S logged its keys there (old and new key when the key changed), and S0 saw none of
+ *      those rows, because the previous chunk deleted every row S0 saw. Keys <= F are replayed:
+ *      deleted from the copy and re-read from the table in S, so the copy's part <= F is the
+ *      table's part <= F as of S. Keys > F are dropped: they are copied later in a snapshot
+ *      that is not older than S, which sees the change. A row whose key moved from above F to
+ *      below logged its new key, which is <= F: it is replayed.
+ *   2. It copies the rows with F < key <= F' in S, F' being the last of the next N keys. Now the
+ *      copy is the table's part <= F' as of S, and F' is written as the new frontier.
+ *   3. An application TRUNCATE seen by S empties the copy first; every row S sees was written
+ *      after it and logged after its marker, in this batch (plan/capture.ts).
+ * Every intermediate state inside the transaction is a subset of one committed state (the
+ * table as of S), so unique and exclusion constraints on the copy see no conflict that the
+ * table did not have. When a chunk finds fewer than N rows, the copy holds every row as of S:
+ * the copy is complete, and the ordinary replay (which takes every key) takes over.
+ *
+ * Key ranges, not heap pages: a row that is updated moves to another page, so only the key says
+ * whether a logged change falls in the copied part.
+ */
+import { quoteIdent } from '../db/ident.js';
+import type { TableFacts } from '../inspect/facts.js';
+import { helperName, keyColumnDeclaration, keyColumns, markerColumn, tableRef } from './capture.js';
+import { copiedColumns, overriding } from './copy.js';
+import { batchRef } from './replay.js';
+import { workNames } from './names.js';
+import type { Step } from './step.js';
+
+export function progressRef(facts: Pick<TableFacts, 'oid'>): string {
+  return helperName(workNames.progressTable(facts.oid));
+}
+
+/** `(k1, k2)` for a composite key, `k1` for one column: row comparisons then use the key's index. */
+function keyTuple(facts: TableFacts, alias = ''): string {
+  const cols = keyColumns(facts).map((c) => `${alias}${quoteIdent(c.name)}`);
+  return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
+}
+
+/**
+ * The frontier as one scalar subquery per key column: a row of InitPlan parameters compared
+ * with the key is an index condition; a row subquery would not be.
+ */
+function frontierTuple(facts: TableFacts): string {
+  const cols = keyColumns(facts).map((c) => `(SELECT ${quoteIdent(c.name)} FROM ${progressRef(facts)})`);
+  return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
+}
+
+/** One row: the frontier's key columns (NULL until the first chunk), rows copied, complete. */
+export function createProgressTable(facts: TableFacts): Step[] {
+  const cols = keyColumns(facts).map((c) => keyColumnDeclaration(c).replace(/ NOT NULL$/, ''));
+  const t = progressRef(facts);
+  return [
+    {
+      description: 'create the chunked copy progress table',
+      sql: `CREATE TABLE ${t} (${cols.join(', ')}, rows_copied int8 NOT NULL DEFAULT 0, chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)`,
+    },
+    // Written only once the copy's indexes exist: a progress row means the copy can be continued.
+    { description: 'the copy is ready for its first chunk', sql: `INSERT INTO ${t} DEFAULT VALUES` },
+  ];
+}
+
+/** Result columns: rows_copied, chunks, complete, frontier (text, NULL before the first chunk). */
+export function readProgress(facts: TableFacts): Step {
+  const keys = keyColumns(facts).map((c) => quoteIdent(c.name));
+  return {
+    description: 'read the chunked copy progress',
+    sql:
+      `SELECT rows_copied, chunks, complete, CASE WHEN ${keys[0]} IS NULL THEN NULL ELSE ROW(${keys.join(', ')})::text END AS frontier ` +
+      `FROM ${progressRef(facts)}`,
+  };
+}
+
+/**
+ * Step 1 of a chunk: the log rows this snapshot sees, their keys at or below the frontier kept
+ * for replay (NULL frontier: none). Same result columns as takeLogBatch.
+ */
+export function takeChunkLogBatch(facts: TableFacts): Step {
+  const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
+  const marker = markerColumn(facts);
+  return {
+    description: 'take the log rows this snapshot sees; keep those in the copied key range',
+    sql:
+      `WITH taken AS (DELETE FROM ${helperName(workNames.logTable(facts.oid))} RETURNING ${keys}), ` +
+      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken ` +
+      `WHERE ${marker} IS NOT NULL AND ${keyTuple(facts)} <= ${frontierTuple(facts)} RETURNING 1) ` +
+      `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ` +
+      `EXISTS (SELECT 1 FROM taken WHERE ${marker} IS NULL) AS truncated`,
+  };
+}
+
+/**
+ * Step 2 of a chunk: the next `rows` rows in key order after the frontier (from the start when
+ * `first`), and the frontier moved to the last of them. Result column: rows.
+ */
+export function copyChunk(facts: TableFacts, rows: number, first: boolean): Step {
+  const cols = copiedColumns(facts).join(', ');
+  const keys = keyColumns(facts).map((c) => quoteIdent(c.name));
+  const after = first ? '' : ` WHERE ${keyTuple(facts)} > ${frontierTuple(facts)}`;
+  const order = keys.join(', ');
+  return {
+    description: `copy the next ${Math.trunc(rows)} rows in key order`,
+    sql:
+      `WITH ins AS (INSERT INTO ${helperName(workNames.copyTable(facts.oid))} (${cols})${overriding(facts)} ` +
+      `SELECT ${cols} FROM ONLY ${tableRef(facts)}${after} ORDER BY ${order} LIMIT ${Math.trunc(rows)} RETURNING ${order}), ` +
+      `last AS (SELECT ${order} FROM ins ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT 1), ` +
+      `moved AS (UPDATE ${progressRef(facts)} p SET ${keys.map((k) => `${k} = last.${k}`).join(', ')}, ` +
+      `rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last RETURNING 1) ` +
+      `SELECT (SELECT count(*) FROM ins)::int8 AS rows`,
+  };
+}
+
+/** A chunk found fewer rows than it asked for: every row is in the copy. */
+export function markCopyComplete(facts: TableFacts): Step {
+  return { description: 'the chunked copy is complete', sql: `UPDATE ${progressRef(facts)} SET complete = true` };
+}

@@ -11,6 +11,7 @@ import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
 import { dryRun } from './dry-run.js';
+import { setPaused } from './pause.js';
 import { replayUntilStopped, stopRun } from './long-run.js';
 import { reported } from './reported.js';
 import { statusCommand } from './status.js';
@@ -121,6 +122,18 @@ export const commands: CommandSpec[] = [
     pidFile: false,
     json: true,
     run: (rt, args) => statusCommand(rt, args.json === true),
+  },
+  {
+    name: 'pause_repack',
+    describe: 'pause the running repack_tables or prepare_repack of this config (from any host): no transaction, no lock, capture goes on',
+    pidFile: false,
+    run: (rt) => setPaused(rt, true),
+  },
+  {
+    name: 'resume_repack',
+    describe: 'resume a paused repack_tables or prepare_repack of this config',
+    pidFile: false,
+    run: (rt) => setPaused(rt, false),
   },
   {
     name: 'stop_repack',

@@ -13,7 +13,7 @@ import { StopRequestedError, type TableRun } from './context.js';
 import { applyBatch, recordNewStorage } from './replay.js';
 import { runStep, runSteps } from './steps.js';
 import { testPause } from './test-hooks.js';
-import type { Throttle } from './throttle.js';
+import { WAL_BURST_SECONDS, type Throttle } from './throttle.js';
 
 export interface ChunkProgress {
   rowsCopied: number;
@@ -39,13 +39,18 @@ export async function copyInChunks(run: TableRun, throttle: Throttle): Promise<C
   const { work, facts } = run;
   await runStep(work, createBatchTable(facts));
   let progress = await chunkProgress(run);
-  const sizer = new ChunkSizer(run.conn.chunkTimeSeconds * 1000);
+  // With max_wal_rate, one chunk writes at most the throttle's burst of WAL.
+  const walBudget = run.conn.maxWalRateMBps === null ? null : run.conn.maxWalRateMBps * 1024 * 1024 * WAL_BURST_SECONDS;
+  const sizer = new ChunkSizer(run.conn.chunkTimeSeconds * 1000, undefined, walBudget);
+  const walPosition = async () =>
+    walBudget === null ? 0 : Number((await work.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`)).rows[0]!.lsn);
   const estimate = Math.max(Math.round(facts.estimatedRows), progress.rowsCopied);
   let reported = 0;
   while (!progress.complete) {
     if (run.stopRequested()) throw new StopRequestedError();
     await throttle.between();
     const rows = sizer.next();
+    const walBefore = await walPosition();
     const started = performance.now();
     await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {
@@ -61,7 +66,7 @@ export async function copyInChunks(run: TableRun, throttle: Throttle): Promise<C
     }
     const ms = performance.now() - started;
     progress = await chunkProgress(run);
-    sizer.record(rows, ms);
+    sizer.record(rows, ms, (await walPosition()) - walBefore);
     throttle.worked(ms);
     if (progress.complete || Date.now() - reported >= 1000) {
       reported = Date.now();

@@ -30,7 +30,7 @@ export type StartFrom = 'fresh' | 'chunks' | 'replay';
  * preparing, else the swap's result.
  */
 export async function runPhases(run: TableRun, how: { from: StartFrom; chunked: boolean; prepareOnly: boolean }) {
-  const throttle = await Throttle.create(run);
+  const throttle = Throttle.create(run);
   if (how.from === 'fresh') await buildCopy(run, how.chunked ? throttle : null);
   if (how.from === 'chunks') {
     const p = await chunkProgress(run);

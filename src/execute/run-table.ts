@@ -21,6 +21,7 @@ import { cleanupOptions, findLeftovers, isComplete, isEmpty, removeWorkObjects }
 import { KEPT_NEXT, StopRequestedError, type EngineOptions, type TableRun } from './context.js';
 import { runPhases, type StartFrom } from './phases.js';
 import { truncatePending } from './replay.js';
+import { throttleRefusal } from './throttle.js';
 import { findKept, insertRun, resumeRun, updateRun } from './state.js';
 import { ensureHelperSchema } from './helper-schema.js';
 import { testPause } from './test-hooks.js';
@@ -81,7 +82,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
       opts.emit({ type: 'warning', ref, message: `${why}: ${removed.join(', ')}` });
       if (kept) await updateRun(control, kept.runId, { status: 'aborted', phase: 'failed', lastError: why, ended: true });
     }
-    const reason = refusalReason(facts, await readCircumstances(control, facts.schema));
+    const reason = refusalReason(facts, await readCircumstances(control, facts.schema)) ?? await throttleRefusal(control, opts.conn);
     if (reason !== null) return outcome('refused', { reason });
 
     let runId: number;

@@ -6,34 +6,34 @@
  * Limits, checked in this order:
  * - a pause requested through the state table (`rpcl pause_repack`), until resumed;
  * - max_replica_lag: the largest replay_lag in pg_stat_replication;
- * - max_wal_rate: the server's WAL rate over the last WINDOW_MS, from pg_current_wal_lsn(),
- *   whoever wrote it (the application's writes count too: the replicas and the archive see the
- *   sum);
+ * - max_wal_rate: the server's WAL, from pg_current_wal_lsn(), whoever wrote it (the
+ *   application's writes count too: the replicas and the archive see the sum), through a token
+ *   bucket (walDebt);
  * - sleep_ratio: a pause of that fraction of the last unit's work time.
  * While a limit holds the run back, the state row says which (`status` shows it) and the log
  * says so once when it starts and once when it ends.
  */
 import type pg from 'pg';
 import { sleep } from '../db/session.js';
-import { RpclError, ExitCode } from '../errors.js';
+import type { ConnectionConfig } from '../config/types.js';
+import { quoteIdent } from '../db/ident.js';
 import type { TableRun } from './context.js';
 import { StopRequestedError } from './context.js';
 
-/** WAL rate is averaged over this window: long enough to smooth one chunk's burst. */
-export const WAL_WINDOW_MS = 5000;
+/**
+ * WAL the run may write at once after a quiet spell, in seconds at the limit's rate; a chunked
+ * copy's chunk is kept to as much (chunk-sizer.ts), so any window of T seconds sees at most
+ * about (T + 1) seconds' worth of the limit.
+ */
+export const WAL_BURST_SECONDS = 0.5;
 /** Limits are read at most this often while none holds the run back. */
 const CHECK_MS = 100;
 /** Longest single sleep: a stop or a resume is noticed within this. */
 const POLL_MS = 250;
 
-interface WalSample {
-  at: number;
-  lsn: number;
-}
-
 export class Throttle {
   private lastWorkMs = 0;
-  private samples: WalSample[] = [];
+  private bucket: { at: number; lsn: number; tokens: number } | null = null;
   private holding: string | null = null;
   private checkedAt = 0;
 
@@ -42,10 +42,9 @@ export class Throttle {
     private readonly limits: { sleepRatio: number; walBytesPerSecond: number | null; replicaLagSeconds: number | null },
   ) {}
 
-  /** Checks upfront that every limit set can be measured by this role. */
-  static async create(run: TableRun): Promise<Throttle> {
-    const { conn, control } = run;
-    if (conn.maxReplicaLagSeconds !== null) await assertReplicaLagReadable(control);
+  /** throttleRefusal has checked, before the run, that every limit set can be measured. */
+  static create(run: TableRun): Throttle {
+    const { conn } = run;
     return new Throttle(run, {
       sleepRatio: conn.sleepRatio,
       walBytesPerSecond: conn.maxWalRateMBps === null ? null : conn.maxWalRateMBps * 1024 * 1024,
@@ -63,9 +62,11 @@ export class Throttle {
     const ratio = this.limits.sleepRatio;
     if (ratio > 0 && this.lastWorkMs > 0) await this.sleepPolling(this.lastWorkMs * ratio);
     this.lastWorkMs = 0;
-    // The replay loop comes here every few milliseconds: the limits are read at most every
-    // CHECK_MS while none holds the run back (a limit that holds is re-read every POLL_MS).
-    if (this.holding === null && Date.now() - this.checkedAt < CHECK_MS) return;
+    // The replay loop comes here every few milliseconds: a pause request is read at most every
+    // CHECK_MS while nothing holds the run back. A WAL or lag limit is read before every unit
+    // of work: fast chunks between two reads would be a burst the limit never saw.
+    const measured = this.limits.walBytesPerSecond !== null || this.limits.replicaLagSeconds !== null;
+    if (!measured && this.holding === null && Date.now() - this.checkedAt < CHECK_MS) return;
     this.checkedAt = Date.now();
     for (let reason = await this.limitReached(); reason !== null; reason = await this.limitReached()) {
       await this.holdFor(reason);
@@ -88,8 +89,8 @@ export class Throttle {
       }
     }
     if (this.limits.walBytesPerSecond !== null) {
-      const rate = await this.walRate(control);
-      if (rate !== null && rate > this.limits.walBytesPerSecond) {
+      const { waitMs, rate } = await this.walDebt(control, this.limits.walBytesPerSecond);
+      if (waitMs > 0) {
         return `max_wal_rate: the server writes ${(rate / 1048576).toFixed(1)} MB/s of WAL (limit ${(this.limits.walBytesPerSecond / 1048576).toFixed(1)} MB/s)`;
       }
     }
@@ -97,18 +98,22 @@ export class Throttle {
   }
 
   /**
-   * WAL bytes per second over the window ending now, or null until the window has a start.
-   * The oldest sample kept is the last one at least WAL_WINDOW_MS old.
+   * A token bucket over the server's WAL position: it fills at the limit's rate up to
+   * WAL_BURST_SECONDS of it, and every byte written since the last reading (by anyone) is
+   * taken out. Returns how long to wait until the bucket is no longer in debt, and the rate
+   * seen since the last reading. Idle time earns no more than the burst: a sliding average
+   * would let a quiet spell be followed by a burst of several seconds' worth.
    */
-  private async walRate(control: pg.Client): Promise<number | null> {
+  private async walDebt(control: pg.Client, limit: number): Promise<{ waitMs: number; rate: number }> {
     const { rows } = await control.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`);
     const now = Date.now();
-    this.samples.push({ at: now, lsn: Number(rows[0]!.lsn) });
-    while (this.samples.length > 2 && now - this.samples[1]!.at >= WAL_WINDOW_MS) this.samples.shift();
-    const first = this.samples[0]!;
-    // Right after a long pause the window is stale: start it again, with no verdict yet.
-    if (this.samples.length === 1) return null;
-    return ((this.samples[this.samples.length - 1]!.lsn - first.lsn) * 1000) / Math.max(WAL_WINDOW_MS, now - first.at);
+    const lsn = Number(rows[0]!.lsn);
+    const full = limit * WAL_BURST_SECONDS;
+    const last = this.bucket ?? { at: now, lsn, tokens: full };
+    const rate = now > last.at ? ((lsn - last.lsn) * 1000) / (now - last.at) : 0;
+    const tokens = Math.min(full, last.tokens + (limit * (now - last.at)) / 1000) - (lsn - last.lsn);
+    this.bucket = { at: now, lsn, tokens };
+    return { waitMs: tokens < 0 ? (-tokens / limit) * 1000 : 0, rate };
   }
 
   private async holdFor(reason: string): Promise<void> {
@@ -144,19 +149,19 @@ export async function replicaLagSeconds(client: pg.Client): Promise<number> {
 }
 
 /**
- * A role without pg_read_all_stats (pg_monitor) sees the replicas in pg_stat_replication but
- * not their state or lag: the limit could never hold, so the run is refused before any work.
+ * Why a limit set in the connection cannot be measured by this role, or null. A role without
+ * pg_read_all_stats (pg_monitor) sees the replicas in pg_stat_replication but not their state
+ * or lag: the limit could never hold, so the table is refused before any work.
  */
-async function assertReplicaLagReadable(client: pg.Client): Promise<void> {
+export async function throttleRefusal(client: pg.Client, conn: ConnectionConfig): Promise<string | null> {
+  if (conn.maxReplicaLagSeconds === null) return null;
   const { rows } = await client.query<{ replicas: string; visible: string; me: string }>(
     `SELECT count(*)::int8 AS replicas, count(state)::int8 AS visible, current_user AS me FROM pg_stat_replication`,
   );
   const r = rows[0]!;
-  if (Number(r.replicas) > Number(r.visible)) {
-    throw new RpclError(
-      `max_replica_lag is set, but role ${r.me} cannot read the replicas' lag in pg_stat_replication. ` +
-        `Grant it: GRANT pg_monitor TO ${r.me} (on RDS and Cloud SQL the admin role may grant pg_monitor), or remove max_replica_lag`,
-      ExitCode.refused,
-    );
-  }
+  if (Number(r.replicas) <= Number(r.visible)) return null;
+  return (
+    `max_replica_lag is set, but role ${r.me} cannot read the replicas' lag in pg_stat_replication. ` +
+    `Grant it: GRANT pg_monitor TO ${quoteIdent(r.me)} (on RDS and Cloud SQL the admin role may grant pg_monitor), or remove max_replica_lag`
+  );
 }

@@ -21,6 +21,15 @@ describe('chunk sizer', () => {
     expect(s.next()).toBe(3000);
   });
 
+  it('keeps a chunk within its WAL budget at the largest WAL per row seen lately', () => {
+    const s = new ChunkSizer(500, { first: 1000, min: 10, max: 100_000 }, 1_000_000);
+    s.record(1000, 10, 4_000_000);
+    expect(s.next()).toBe(250);
+    // 500 bytes a row now, but 4000 a moment ago: the next chunk still assumes 3600.
+    s.record(250, 10, 125_000);
+    expect(s.next()).toBe(278);
+  });
+
   it('ignores an empty chunk', () => {
     const s = new ChunkSizer(500);
     s.record(0, 5000);

@@ -1,0 +1,144 @@
+/**
+ * Throttling the chunked copy (issue 15): pause_repack / resume_repack through the state table,
+ * and max_wal_rate measured from outside by the server's WAL position. (max_replica_lag has its
+ * own file: it needs a replica.)
+ */
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { rpclLeftovers } from '../support/leftovers.js';
+import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
+import { checksum, SeedWorkload } from '../support/workload.js';
+
+let db: TestDatabase;
+let sql: pg.Client;
+
+useTestDatabase('throttle', async (d, s) => {
+  db = d;
+  sql = s;
+});
+
+function config(extra: string[]): string {
+  return connectionConfig(db, [
+    `tables = ["public.table_for_repack"]`, 'lock_timeout = "1s"', 'check_time = 1', 'copy_mode = "chunked"', ...extra,
+  ]);
+}
+
+const rowsCopied = async (oid: number) =>
+  Number((await sql.query(`SELECT rows_copied::int8 AS n FROM rpcl.progress_${oid}`)).rows[0].n);
+
+/** What rpcl's sessions hold right now: open transactions and locks on the table. */
+async function rpclHolds(oid: number): Promise<{ transactions: number; tableLocks: number }> {
+  const { rows } = await sql.query(
+    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE application_name LIKE 'rpcl%' AND datname = current_database() AND xact_start IS NOT NULL) AS transactions,
+            (SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.application_name LIKE 'rpcl%' AND l.relation = $1::oid) AS "tableLocks"`,
+    [oid],
+  );
+  return rows[0];
+}
+
+describe('pause_repack and resume_repack', () => {
+  it('a paused run holds no transaction and no lock, copies nothing, keeps capturing; resumed, it finishes with every row', async () => {
+    await loadSeed(sql, 20000);
+    const oid = await tableOid(sql, 'table_for_repack');
+    const writers = await Promise.all([1, 2].map(() => sessionAs(db, 'writer')));
+    const workload = new SeedWorkload(writers, 51, 10);
+    const home = makeHome();
+    writeConfig(home, 'default', config(['chunk_time = 0.3']));
+    // Another host: the same config, another HOME (no pid file shared).
+    const other = makeHome();
+    writeConfig(other, 'default', config(['chunk_time = 0.3']));
+    workload.start();
+    // 300 ms in each chunk of a 0.3 s target: chunks stay small and the copy lasts seconds.
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:300' } });
+    await run.waitFor(/phase copy: in chunks/);
+    await new Promise((r) => setTimeout(r, 200));
+
+    const pause = await runCli(['pause_repack'], { home: other });
+    expect(pause.code).toBe(0);
+    expect(pause.stdout).toMatch(/seed public\.table_for_repack: pause requested \(phase copy\)/);
+    await run.waitFor(/throttled by paused on request/);
+    const held = await rowsCopied(oid);
+    const logBefore = Number((await sql.query(`SELECT count(*)::int8 AS n FROM rpcl.log_${oid}`)).rows[0].n);
+    for (let i = 0; i < 10; i++) {
+      expect(await rpclHolds(oid)).toEqual({ transactions: 0, tableLocks: 0 });
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(await rowsCopied(oid)).toBe(held);
+    // Capture goes on: the application's changes pile up in the log meanwhile.
+    expect(Number((await sql.query(`SELECT count(*)::int8 AS n FROM rpcl.log_${oid}`)).rows[0].n)).toBeGreaterThan(logBefore);
+    const status = JSON.parse((await runCli(['status', '--json'], { home: other })).stdout) as { throttle: string | null; phase: string }[];
+    expect(status[0]!.phase).toBe('copy');
+    expect(status[0]!.throttle).toMatch(/^paused on request/);
+    expect((await runCli(['pause_repack'], { home: other })).stdout).toMatch(/no running rpcl run of config default: nothing to pause/);
+
+    const resume = await runCli(['resume_repack'], { home: other });
+    expect(resume.stdout).toMatch(/seed public\.table_for_repack: resumed \(phase copy\)/);
+    const result = await run.done;
+    const stats = await workload.stop();
+    await Promise.all(writers.map((w) => w.end()));
+    expect(result.stderr).toMatch(/no longer throttled: full speed/);
+    expect(result.code).toBe(0);
+    expect(stats.unexpected).toEqual([]);
+    expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+});
+
+/** The largest WAL rate over any window of `windowMs` among samples (bytes/s). */
+function peakWindowRate(samples: { at: number; lsn: number }[], windowMs: number): number {
+  let peak = 0;
+  for (let i = 0, j = 0; i < samples.length; i++) {
+    while (j + 1 < i && samples[i]!.at - samples[j + 1]!.at >= windowMs) j++;
+    const span = samples[i]!.at - samples[j]!.at;
+    if (span >= windowMs) peak = Math.max(peak, ((samples[i]!.lsn - samples[j]!.lsn) * 1000) / span);
+  }
+  return peak;
+}
+
+describe('max_wal_rate', () => {
+  // Tolerance: a chunk's WAL is only known after it (a checkpoint's full-page writes can
+  // multiply it), and the throttle waits only between chunks: 15% over the whole copy, 30% over
+  // any 10 s window.
+  it('keeps the WAL rate of the chunked copy within the limit: over the copy and over every 10 s window', async () => {
+    await loadSeed(sql, 50000);
+    const limitMB = 0.5;
+    const home = makeHome();
+    writeConfig(home, 'default', config(['chunk_time = 0.2', `max_wal_rate = ${limitMB}`]));
+    const sampler = await sessionAs(db, 'wal sampler');
+    const samples: { at: number; lsn: number }[] = [];
+    let sampling = true;
+    const run = spawnCli(['repack_tables', '--debug'], { home });
+    await run.waitFor(/phase copy: in chunks/);
+    const loop = (async () => {
+      while (sampling) {
+        const { rows } = await sampler.query(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`);
+        samples.push({ at: Date.now(), lsn: Number(rows[0].lsn) });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await run.waitFor(/phase replay/, 120_000);
+    sampling = false;
+    await loop;
+    await sampler.end();
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/throttled by max_wal_rate: the server writes [\d.]+ MB\/s of WAL \(limit 0\.5 MB\/s\)/);
+    const copyMs = samples[samples.length - 1]!.at - samples[0]!.at;
+    const walMB = (samples[samples.length - 1]!.lsn - samples[0]!.lsn) / 1048576;
+    const peak = peakWindowRate(samples, 10_000) / 1048576;
+    console.log(`max_wal_rate test: ${walMB.toFixed(1)} MB of WAL in ${copyMs} ms, peak over 10 s windows ${peak.toFixed(2)} MB/s`);
+    // Enough WAL for the limit to matter: unthrottled, this copy takes well under a second.
+    expect(walMB).toBeGreaterThan(3);
+    // The copy took at least about as long as its WAL at the limit's rate.
+    expect(copyMs).toBeGreaterThan(((walMB / limitMB) * 1000) * 0.7);
+    expect(peak).toBeLessThan(limitMB * 1.3);
+    expect(peak).toBeGreaterThan(limitMB * 0.5);
+    expect(walMB / (copyMs / 1000)).toBeLessThan(limitMB * 1.15);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+});

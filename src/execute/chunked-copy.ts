@@ -10,7 +10,7 @@ import { copyChunk, createProgressTable, markCopyComplete, readProgress, takeChu
 import { createBatchTable } from '../plan/replay.js';
 import { ChunkSizer } from './chunk-sizer.js';
 import { StopRequestedError, type TableRun } from './context.js';
-import { applyBatch, recordNewStorage } from './replay.js';
+import { applyBatch, assertDefinitionUnchanged, recordNewStorage } from './replay.js';
 import { runStep, runSteps } from './steps.js';
 import { testPause } from './test-hooks.js';
 import { WAL_BURST_SECONDS, type Throttle } from './throttle.js';
@@ -46,8 +46,15 @@ export async function copyInChunks(run: TableRun, throttle: Throttle): Promise<C
     walBudget === null ? 0 : Number((await work.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`)).rows[0]!.lsn);
   const estimate = Math.max(Math.round(facts.estimatedRows), progress.rowsCopied);
   let reported = 0;
+  let checked = Date.now();
   while (!progress.complete) {
     if (run.stopRequested()) throw new StopRequestedError();
+    // A copy that lasts hours must not find out only at its end that the table was altered or
+    // rewritten meanwhile: checked every check_time, as replay does.
+    if (Date.now() - checked >= run.conn.checkTimeSeconds * 1000) {
+      await assertDefinitionUnchanged(run.control, run);
+      checked = Date.now();
+    }
     await throttle.between();
     const rows = sizer.next();
     const walBefore = await walPosition();

@@ -317,10 +317,11 @@ export function dropOldTable(oid: number): Step {
 
 export function dropWorkObjects(oid: number): Step {
   return {
-    description: 'drop the log and the capture function',
+    description: 'drop the log, the chunked copy progress and the capture function',
     sql: [
       `DROP TABLE IF EXISTS ${helperName(workNames.logTable(oid))}`,
       `DROP TABLE IF EXISTS ${helperName(workNames.copyTable(oid))}`,
+      `DROP TABLE IF EXISTS ${helperName(workNames.progressTable(oid))}`,
       `DROP FUNCTION IF EXISTS ${helperName(workNames.captureFunction(oid))}()`,
     ].join(';\n'),
   };

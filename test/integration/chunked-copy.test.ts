@@ -209,6 +209,24 @@ describe('chunked copy', () => {
     await expectEqualAndClean();
   });
 
+  it('an ALTER TABLE during the chunked copy ends the run within check_time, its work removed', async () => {
+    await loadSeed(sql, 20000);
+    const oid = await tableOid(sql, 'table_for_repack');
+    const home = makeHome();
+    writeConfig(home, 'default', config());
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:150' } });
+    await waitForRowsCopied(oid, 1000, run);
+    await sql.query(`ALTER TABLE table_for_repack ADD COLUMN extra int`);
+    const altered = Date.now();
+    const result = await run.done;
+    expect(Date.now() - altered).toBeLessThan(5000);
+    expect(result.code).toBe(6);
+    expect(result.stderr).toMatch(/the table's definition changed during the run/);
+    expect(result.stderr).not.toMatch(/phase replay/);
+    expect(await tableOid(sql, 'table_for_repack')).toBe(oid);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
   it('a lost connection keeps the copy; a changed table makes the next run start over and say why', async () => {
     await loadSeed(sql, 20000);
     const oid = await tableOid(sql, 'table_for_repack');

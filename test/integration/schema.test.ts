@@ -7,7 +7,8 @@ import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { makeHome, runCli, writeConfig } from '../support/cli.js';
+import { makeHome, projectRoot, runCli, writeConfig } from '../support/cli.js';
+import { HELPER_SCHEMA_MARKER } from '../../src/plan/names.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { freePort } from '../../src/embedded/server.js';
 
@@ -122,6 +123,32 @@ describe('helper schema', () => {
     await sql.query(`DROP VIEW public.run_history`);
     expect((await runCli(['drop_schema'], { home })).code).toBe(0);
     expect(await rpclObjects()).toEqual([]);
+  });
+
+  it('a helper schema of version 1 (an older rpcl) is upgraded in place on first use, its runs kept', async () => {
+    await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; DROP TABLE IF EXISTS public.small; CREATE TABLE public.small (id int PRIMARY KEY, v text)`);
+    await sql.query(`INSERT INTO public.small SELECT g, 'v' FROM generate_series(1, 100) g`);
+    // What rpcl 0.1 installed: the version 1 script, its marker, version 1.
+    await sql.query(readFileSync(join(projectRoot, 'sql', 'helper_schema.sql'), 'utf8'));
+    await sql.query(`COMMENT ON SCHEMA rpcl IS '${HELPER_SCHEMA_MARKER.replace(/'/g, "''")}'`);
+    await sql.query(`INSERT INTO rpcl.schema_version (version) VALUES (1)`);
+    await sql.query(`INSERT INTO rpcl.runs (table_oid, schema_name, table_name, status, phase, runner_pid, runner_host)
+                     VALUES ('public.small'::regclass, 'public', 'small', 'done', 'done', 1, 'old-host')`);
+    const home = makeHome();
+    writeConfig(home, 'default', config().replace('lock_timeout = "500ms"', 'lock_timeout = "500ms"\ntables = ["public.small"]'));
+    const run = await runCli(['repack_tables', '--debug'], { home });
+    expect(run.stderr).toMatch(/upgraded the helper schema rpcl to version 2/);
+    expect(run.code).toBe(0);
+    const { rows } = await sql.query(
+      `SELECT (SELECT array_agg(version ORDER BY version) FROM rpcl.schema_version) AS versions,
+              (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'rpcl.runs'::regclass AND attname IN ('pause_requested', 'throttle')) AS columns,
+              (SELECT count(*)::int FROM rpcl.runs WHERE runner_host = 'old-host') AS old_runs`,
+    );
+    expect(rows[0]).toEqual({ versions: [1, 2], columns: 2, old_runs: 1 });
+    // Once is enough: the next run finds version 2 and says nothing about it.
+    const again = await runCli(['repack_tables', '--debug'], { home });
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/upgraded the helper schema/);
   });
 
   it('refuses to adopt or drop a schema named rpcl that it did not create', async () => {

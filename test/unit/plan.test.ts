@@ -371,7 +371,7 @@ describe('swap locks and attachments', () => {
     expect(validateForeignKey('"s"."child"', 'fk"1').sql).toBe('ALTER TABLE "s"."child" VALIDATE CONSTRAINT "fk""1"');
     expect(dropOldTable(42).sql).toBe('DROP TABLE IF EXISTS "rpcl"."rpcl_old_42"');
     expect(dropWorkObjects(42).sql).toBe(
-      'DROP TABLE IF EXISTS "rpcl"."log_42";\nDROP TABLE IF EXISTS "rpcl"."copy_42";\nDROP FUNCTION IF EXISTS "rpcl"."capture_42"()',
+      'DROP TABLE IF EXISTS "rpcl"."log_42";\nDROP TABLE IF EXISTS "rpcl"."copy_42";\nDROP TABLE IF EXISTS "rpcl"."progress_42";\nDROP FUNCTION IF EXISTS "rpcl"."capture_42"()',
     );
   });
 });

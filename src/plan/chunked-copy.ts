@@ -31,9 +31,9 @@
  */
 import { quoteIdent } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
-import { helperName, keyColumnDeclaration, keyColumns, markerColumn, tableRef } from './capture.js';
+import { helperName, keyColumnDeclaration, keyColumns, tableRef } from './capture.js';
 import { copiedColumns, overriding } from './copy.js';
-import { batchRef } from './replay.js';
+import { takeLogBatch } from './replay.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
 
@@ -86,16 +86,9 @@ export function readProgress(facts: TableFacts): Step {
  * for replay (NULL frontier: none). Same result columns as takeLogBatch.
  */
 export function takeChunkLogBatch(facts: TableFacts): Step {
-  const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
-  const marker = markerColumn(facts);
   return {
+    ...takeLogBatch(facts, `${keyTuple(facts)} <= ${frontierTuple(facts)}`),
     description: 'take the log rows this snapshot sees; keep those in the copied key range',
-    sql:
-      `WITH taken AS (DELETE FROM ${helperName(workNames.logTable(facts.oid))} RETURNING ${keys}), ` +
-      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken ` +
-      `WHERE ${marker} IS NOT NULL AND ${keyTuple(facts)} <= ${frontierTuple(facts)} RETURNING 1) ` +
-      `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ` +
-      `EXISTS (SELECT 1 FROM taken WHERE ${marker} IS NULL) AS truncated`,
   };
 }
 

@@ -38,16 +38,17 @@ export function createBatchTable(facts: TableFacts): Step {
 
 /**
  * Result columns: log_rows (log rows consumed), keys (distinct keys touched), truncated (a
- * TRUNCATE marker was among them).
+ * TRUNCATE marker was among them). `only`, when given, is a condition on the taken keys: the
+ * rows it rejects are consumed all the same, but not replayed (the chunked copy's frontier).
  */
-export function takeLogBatch(facts: TableFacts): Step {
+export function takeLogBatch(facts: TableFacts, only = ''): Step {
   const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
   const marker = markerColumn(facts);
   return {
     description: 'take the log rows this snapshot sees',
     sql:
       `WITH taken AS (DELETE FROM ${helperName(workNames.logTable(facts.oid))} RETURNING ${keys}), ` +
-      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken WHERE ${marker} IS NOT NULL RETURNING 1) ` +
+      `touched AS (INSERT INTO ${batchRef(facts)} (${keys}) SELECT DISTINCT ${keys} FROM taken WHERE ${marker} IS NOT NULL${only ? ` AND ${only}` : ''} RETURNING 1) ` +
       `SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ` +
       `EXISTS (SELECT 1 FROM taken WHERE ${marker} IS NULL) AS truncated`,
   };

@@ -77,8 +77,14 @@ function readUpgrade(version: number): string {
  * a transaction-level advisory lock so that two rpcl processes upgrading at once do not race.
  */
 async function upgradeHelperSchema(client: pg.Client, log: Logger): Promise<void> {
+  // Read from the catalog, which every role may read: a role that only has USAGE on the schema
+  // and rights on rpcl.runs cannot read schema_version. Version 2 added runs.pause_requested.
   const current = async () =>
-    Number((await client.query<{ v: string }>(`SELECT max(version)::int8 AS v FROM ${quoteIdent(HELPER_SCHEMA)}.schema_version`)).rows[0]?.v ?? 1);
+    (await client.query(
+      `SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = 'runs' AND a.attname = 'pause_requested' AND NOT a.attisdropped`,
+      [HELPER_SCHEMA],
+    )).rowCount === 1 ? 2 : 1;
   if ((await current()) >= HELPER_SCHEMA_VERSION) return;
   try {
     await inTransaction(client, async () => {
@@ -110,7 +116,6 @@ export async function ensureHelperSchema(client: pg.Client, log: Logger): Promis
     await createHelperSchema(client, log);
     return;
   }
-  await upgradeHelperSchema(client, log);
   // Installed by another role: this one needs to create work objects there and write runs.
   const { rows } = await client.query<{ ok: boolean; owner: string; me: string }>(
     `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE') AS ok,
@@ -128,6 +133,7 @@ export async function ensureHelperSchema(client: pg.Client, log: Logger): Promis
       ExitCode.refused,
     );
   }
+  await upgradeHelperSchema(client, log);
 }
 
 export interface DropSchemaOptions {

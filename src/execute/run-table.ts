@@ -1,7 +1,9 @@
 /**
  * One table's run, start to end: refuse or prepare, capture, copy, index, replay, swap,
  * clean up. Any failure before the swap commits removes what this run created (and nothing
- * else) and leaves the original table as it was; the advisory lock keeps a second run away.
+ * else) and leaves the original table as it was; the one exception is a chunked copy stopped on
+ * request or by a lost connection, kept (capture on) for the next run to continue. The advisory
+ * lock keeps a second run away.
  */
 import type { ConnectionConfig } from '../config/types.js';
 import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';

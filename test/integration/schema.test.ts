@@ -149,6 +149,7 @@ describe('helper schema', () => {
     const again = await runCli(['repack_tables', '--debug'], { home });
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/upgraded the helper schema/);
+    await sql.query(`DROP SCHEMA rpcl CASCADE; DROP TABLE public.small`);
   });
 
   it('refuses to adopt or drop a schema named rpcl that it did not create', async () => {

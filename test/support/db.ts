@@ -65,3 +65,40 @@ export function useTestDatabase(prefix: string, use: (db: TestDatabase, sql: pg.
     await db?.drop();
   });
 }
+
+/**
+ * A server of this file's own (same major as the shared one), for a test whose oracle is
+ * server-wide, such as the WAL rate: other files' writes on the shared server would count.
+ */
+export function useOwnServer(prefix: string, use: (db: TestDatabase, sql: pg.Client) => void | Promise<void>): void {
+  let stop: (() => Promise<void>) | undefined;
+  const opened: pg.Client[] = [];
+  beforeAll(async () => {
+    const { startEmbeddedServer } = await import('../../src/embedded/server.js');
+    const server = await startEmbeddedServer({
+      major: serverInfo().major,
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    });
+    stop = server.stop;
+    const connectTo = async (database: string) => {
+      const c = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
+      c.on('error', () => undefined);
+      await c.connect();
+      opened.push(c);
+      return c;
+    };
+    const database = `${prefix}_own`;
+    const admin = await connectTo('postgres');
+    await admin.query(`CREATE DATABASE "${database}"`);
+    const db: TestDatabase = {
+      host: server.host, port: server.port, user: server.user, password: server.password, major: server.major, database,
+      client: () => connectTo(database),
+      drop: async () => undefined,
+    };
+    await use(db, await db.client());
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+    await stop?.();
+  });
+}

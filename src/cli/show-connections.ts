@@ -30,6 +30,8 @@ export function connectionRow(c: ConnectionConfig): Row {
     sleep_ratio: c.sleepRatio,
     max_wal_rate: c.maxWalRateMBps,
     max_replica_lag: c.maxReplicaLagSeconds,
+    swap_deadline: c.swapDeadlineMs === null ? null : `${c.swapDeadlineMs / 1000}s`,
+    swap_window: c.swapWindow?.text ?? null,
   };
 }
 

@@ -38,3 +38,27 @@ export const lockTimeout: Coercer<number> = (raw) => {
     ? ok(rounded)
     : fail('a duration above 0 and up to 10min, such as "3s", "500ms" or a number of milliseconds');
 };
+
+/** A duration of at least a second, such as "30min" or "2h" (a bare number is seconds). */
+export const longDuration: Coercer<number> = (raw) => {
+  const ms = typeof raw === 'number' ? raw * 1000 : typeof raw === 'string' ? parseDurationMs(/^\s*[\d.]+\s*$/.test(raw) ? `${raw}s` : raw) : undefined;
+  return ms !== undefined && Number.isFinite(ms) && ms >= 1000 ? ok(Math.round(ms)) : fail('a duration of at least 1s, such as "30min" or "2h"');
+};
+
+/** A daily window of local time, "HH:MM-HH:MM" (it may span midnight), in minutes of the day. */
+export interface TimeWindow {
+  startMinute: number;
+  endMinute: number;
+  text: string;
+}
+
+export const timeWindow: Coercer<TimeWindow> = (raw) => {
+  const m = typeof raw === 'string' ? /^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$/.exec(raw) : null;
+  const minutes = (h: string, mm: string) => (Number(h) < 24 && Number(mm) < 60 ? Number(h) * 60 + Number(mm) : NaN);
+  if (m) {
+    const start = minutes(m[1]!, m[2]!);
+    const end = minutes(m[3]!, m[4]!);
+    if (Number.isFinite(start) && Number.isFinite(end) && start !== end) return ok({ startMinute: start, endMinute: end, text: (raw as string).trim() });
+  }
+  return fail('a daily window of local time "HH:MM-HH:MM", such as "02:00-04:30" (it may span midnight)');
+};

@@ -17,7 +17,7 @@ import {
   type Coercer,
   ok,
 } from './coerce.js';
-import { lockTimeout } from './duration.js';
+import { lockTimeout, longDuration, timeWindow } from './duration.js';
 import type { Fields } from './section.js';
 
 const port = integer(1, 65535);
@@ -113,4 +113,8 @@ export const CONNECTION_FIELDS = {
   sleep_ratio: { read: numberBetween(0, 100, 'seconds of pause per second of work') },
   max_wal_rate: { read: numberAtLeast(0.1, 'MB/s') },
   max_replica_lag: { read: numberAtLeast(0.1, 'seconds') },
+  // When the swap cannot get its lock: keep trying until this long after the first attempt,
+  // and/or only within this daily window; then the copy is kept prepared.
+  swap_deadline: { read: longDuration },
+  swap_window: { read: timeWindow },
 } satisfies Fields;

@@ -200,6 +200,8 @@ function readConnection(
     sleepRatio: v.sleep_ratio ?? DEFAULTS.sleepRatio,
     maxWalRateMBps: v.max_wal_rate ?? null,
     maxReplicaLagSeconds: v.max_replica_lag ?? null,
+    swapDeadlineMs: v.swap_deadline ?? null,
+    swapWindow: v.swap_window ?? null,
   });
 }
 
@@ -222,6 +224,8 @@ export function defaultConnection(name: string): ConnectionConfig {
     sleepRatio: DEFAULTS.sleepRatio,
     maxWalRateMBps: null,
     maxReplicaLagSeconds: null,
+    swapDeadlineMs: null,
+    swapWindow: null,
   };
 }
 

@@ -1,6 +1,7 @@
 /** The validated, typed configuration. Raw TOML never leaves src/config. */
 
 import type { QualifiedName } from '../db/ident.js';
+import type { TimeWindow } from './duration.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -44,6 +45,13 @@ export interface ConnectionConfig {
   maxWalRateMBps: number | null;
   /** Replica replay lag (seconds) above which rpcl pauses its copy and replay; null: no limit. */
   maxReplicaLagSeconds: number | null;
+  /**
+   * After swap_attempts failed, keep trying (replaying between tries) until this many ms after
+   * the first attempt; null: stop after swap_attempts. Either way the copy is kept prepared.
+   */
+  swapDeadlineMs: number | null;
+  /** Attempt the swap only inside this daily window of local time; null: any time. */
+  swapWindow: TimeWindow | null;
 }
 
 export interface EmailConfig {

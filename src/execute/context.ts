@@ -70,6 +70,13 @@ export class DefinitionChangedError extends Error {
 export const KEPT_NEXT =
   'the copy made so far is kept and capture stays on: `rpcl repack_tables` continues from where it stopped, `rpcl abort_repack` removes it';
 
+/** What a copy kept prepared after a blocked swap waits for. */
+export const BLOCKED_NEXT =
+  'The original table is unchanged; the copy is kept prepared and in sync by capture: `rpcl repack_tables` swaps it later without copying again, `rpcl abort_repack` removes it';
+
+/** The swap never got its locks within the budget the user set: the copy is kept prepared. */
+export class SwapBlockedError extends Error {}
+
 export class StopRequestedError extends Error {
   constructor() {
     super('stopped on request before the swap; the original table is unchanged');

@@ -4,18 +4,14 @@
  */
 import type pg from 'pg';
 import { connect } from '../db/connect.js';
-import { backoffDelay } from '../db/retry.js';
-import { sleep } from '../db/session.js';
 import { createBatchTable } from '../plan/replay.js';
-import { lockOrderFor } from '../plan/swap-locks.js';
-import { describeBlocker, resolveBlockers, type Blocker } from './blockers.js';
 import { installCapture } from './capture.js';
 import { chunkProgress, copyInChunks, startChunkedCopy } from './chunked-copy.js';
 import type { TableRun } from './context.js';
 import { buildIndexes, copyData, createCopy } from './copy.js';
-import { catchUp, newCatchUp, type CatchUp } from './replay.js';
+import { catchUp, newCatchUp } from './replay.js';
 import { runStep } from './steps.js';
-import { attemptSwap } from './swap.js';
+import { swapWithRetries } from './swap-retries.js';
 import { testPause } from './test-hooks.js';
 import { Throttle } from './throttle.js';
 
@@ -93,46 +89,4 @@ async function withHelpers(run: TableRun, body: (helpers: pg.Client[]) => Promis
     run.busyPids = run.busyPids.filter((p) => !pids.includes(p));
     await Promise.all(helpers.map((c) => c.end().catch(() => undefined)));
   }
-}
-
-/** Tries within one attempt that gave up at once: the next one follows after a short pause. */
-const QUICK_TRIES = 4;
-
-async function swapWithRetries(run: TableRun, state: CatchUp) {
-  const { emit, ref } = run;
-  const attempts = run.opts.swapAttempts;
-  let lastBlockers: Blocker[] = [];
-  let tries = 0;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    await catchUp(run, state);
-    emit({ type: 'phase', ref, phase: 'swap', detail: `attempt ${attempt} of ${attempts}` });
-    await testPause('swap');
-    let result = await attemptSwap(run, lockOrderFor(++tries));
-    // A try that gave up at once stalled nobody: try the other lock order right away, a few
-    // times, before the attempt counts as failed and backs off.
-    for (let quick = 1; !result.ok && result.quick && quick < QUICK_TRIES; quick++) {
-      emit({ type: 'warning', ref, message: `swap attempt ${attempt}/${attempts}, try ${quick}: ${result.message}; trying again at once` });
-      await sleep(20 * quick);
-      await catchUp(run, state);
-      result = await attemptSwap(run, lockOrderFor(++tries));
-    }
-    if (result.ok) {
-      emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: true, holdMs: result.holdMs });
-      return result;
-    }
-    lastBlockers = result.blockers;
-    const who = result.blockers.length > 0 ? ` blocked by ${result.blockers.map(describeBlocker).join('; ')}` : '';
-    emit({ type: 'swap-attempt', ref, attempt, of: attempts, ok: false, message: `${result.message}${who}` });
-    if (attempt === attempts) break;
-    for (const line of await resolveBlockers(run.control, result.blockers, run.conn.deadlockResolution)) {
-      emit({ type: 'warning', ref, message: `deadlock_resolution ${run.conn.deadlockResolution}: ${line}` });
-    }
-    await sleep(backoffDelay(attempt, { baseDelayMs: 500, maxDelayMs: 10_000 }));
-    emit({ type: 'phase', ref, phase: 'replay', detail: 'replaying before the next swap attempt' });
-  }
-  const who = lastBlockers.length > 0 ? `: blocked by ${lastBlockers.map(describeBlocker).join('; ')}` : '';
-  throw new Error(
-    `the swap lock was not granted within lock_timeout (${run.conn.lockTimeoutMs} ms) in ${attempts} attempts${who}. ` +
-      'The original table is unchanged. End those sessions or set deadlock_resolution, then run again',
-  );
 }

@@ -1,9 +1,10 @@
 /**
  * One table's run, start to end: refuse or prepare, capture, copy, index, replay, swap,
  * clean up. Any failure before the swap commits removes what this run created (and nothing
- * else) and leaves the original table as it was; the one exception is a chunked copy stopped on
- * request or by a lost connection, kept (capture on) for the next run to continue. The advisory
- * lock keeps a second run away.
+ * else) and leaves the original table as it was. Two exceptions keep the work (capture on):
+ * a swap that never got its locks leaves the copy prepared, and a chunked copy stopped on
+ * request or by a lost connection is continued by the next run. The advisory lock keeps a
+ * second run away.
  */
 import type { ConnectionConfig } from '../config/types.js';
 import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';
@@ -20,7 +21,7 @@ import type { Emit, Phase, TableOutcome, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
 import { afterSwap } from './after-swap.js';
 import { cleanupOptions, findLeftovers, isComplete, isEmpty, removeWorkObjects } from './cleanup.js';
-import { KEPT_NEXT, StopRequestedError, type EngineOptions, type TableRun } from './context.js';
+import { BLOCKED_NEXT, KEPT_NEXT, StopRequestedError, SwapBlockedError, type EngineOptions, type TableRun } from './context.js';
 import { runPhases, type StartFrom } from './phases.js';
 import { truncatePending } from './replay.js';
 import { throttleRefusal } from './throttle.js';
@@ -162,6 +163,13 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         await work.query('ROLLBACK').catch(() => undefined);
         // A chunked copy is right as of its last commit: a stop or a lost connection keeps it
         // (capture stays on) for the next run to continue. Any other failure removes it.
+        // The swap never got its locks: the copy is complete and in sync, the expensive part
+        // is done. It stays prepared for a later repack_tables (or replay_data) to finish.
+        if (err instanceof SwapBlockedError && !stopped) {
+          const reason = `${message}. ${BLOCKED_NEXT}`;
+          await updateRun(control, runId, { status: 'prepared', phase: 'prepared', lastError: reason }).catch(() => undefined);
+          return outcome('failed', { reason, sizeBefore: facts.totalBytes });
+        }
         if (run.keepsWork && (stopped || isConnectionLoss(err))) {
           const reason = `${stopped ? 'stopped on request' : message}; ${KEPT_NEXT}`;
           await updateRun(control, runId, { status: 'stopped', lastError: reason, ended: true }).catch(() => undefined);

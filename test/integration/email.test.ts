@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/embedded/server.js';
-import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
+import { makeHome, runCli, writeConfig } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { connectionConfig, loadSeed, sessionAs } from '../support/seed.js';
 import { startSmtp } from '../support/smtp.js';
@@ -50,12 +50,12 @@ describe('email report', () => {
     await blocker.query(`BEGIN; SELECT count(*) FROM table_for_repack`);
     const home = makeHome();
     writeConfig(home, 'default', config(smtp.port, 'none', ['swap_attempts = 1']));
-    const run = spawnCli(['repack_tables', '--debug'], { home });
-    await run.waitFor(/removing its work objects/);
+    const r = await runCli(['repack_tables', '--debug'], { home });
     await blocker.query('ROLLBACK');
-    const r = await run.done;
     await blocker.end();
     await smtp.close();
+    // The copy was kept prepared: removed, so that the next test starts afresh.
+    expect((await runCli(['abort_repack'], { home })).code).toBe(0);
     expect(r.code).toBe(6);
     expect(smtp.mails).toHaveLength(1);
     expect(smtp.mails[0]!.secure).toBe(false);

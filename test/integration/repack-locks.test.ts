@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { makeHome, spawnCli, writeConfig } from '../support/cli.js';
+import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { type Probe, seedProbe } from '../support/probe.js';
@@ -66,7 +66,7 @@ describe('swap lock', () => {
     await blocker.end();
   });
 
-  it('fails after its bounded attempts against a blocker that never lets go, leaving the table as it was', async () => {
+  it('after its bounded attempts against a blocker that never lets go, keeps the copy prepared; the table is as it was; a later run swaps it without copying again', async () => {
     const oid = await tableOid(sql, 'table_for_repack');
     const before = await checksum(sql, 'table_for_repack');
     const { probe, client } = await startProbe();
@@ -74,31 +74,88 @@ describe('swap lock', () => {
     await blocker.query(`BEGIN; SELECT count(*) FROM table_for_repack`);
     const home = makeHome();
     writeConfig(home, 'default', config(['swap_attempts = 3']));
-    const run = spawnCli(['repack_tables', '--debug'], { home });
-    // The blocker outlives every swap attempt; it ends only once rpcl is cleaning up, as a
-    // batch job eventually would, so the capture trigger can be dropped.
-    await run.waitFor(/removing its work objects/);
-    await blocker.query('ROLLBACK');
-    const result = await run.done;
+    const started = Date.now();
+    const result = await runCli(['repack_tables', '--debug'], { home });
+    const tookMs = Date.now() - started;
     await probe.stop();
     expect(result.code).toBe(6);
     expect(result.stderr).toMatch(
       /failed: the swap lock was not granted within lock_timeout \(300 ms\) in 3 attempts: blocked by pid \d+ \(user \w+, application "stuck batch job"/,
     );
+    expect(result.stdout).toMatch(/the copy is kept prepared and in sync by capture: `rpcl repack_tables` swaps it later without copying again, `rpcl abort_repack` removes it/);
+    // Nothing waited on the blocker's lock beyond the attempts: no cleanup queued behind it.
+    expect(result.stderr).not.toMatch(/removing its work objects/);
+    expect(tookMs).toBeLessThan(15_000);
     expect(probe.worstMs).toBeLessThanOrEqual(LOCK_TIMEOUT_MS + 100);
     expect(await tableOid(sql, 'table_for_repack')).toBe(oid);
-    expect(await rpclLeftovers(sql)).toEqual([]);
-    const triggers = await sql.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'table_for_repack'::regclass AND NOT tgisinternal`);
-    expect(triggers.rows[0].n).toBe(0);
     // Intact: the same rows (the probe's own updates mirrored), and writable.
     expect((await checksum(sql, 'table_for_repack')).rows).toBe(before.rows);
     expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
-    await sql.query(`INSERT INTO table_for_repack (name, value, excluded) VALUES ('still writable', 1, -1)`);
-    const state = await sql.query(`SELECT status, last_error FROM rpcl.runs ORDER BY run_id DESC LIMIT 1`);
-    expect(state.rows[0].status).toBe('failed');
+    const state = await sql.query(`SELECT status, phase, last_error FROM rpcl.runs ORDER BY run_id DESC LIMIT 1`);
+    expect([state.rows[0].status, state.rows[0].phase]).toEqual(['prepared', 'prepared']);
     expect(state.rows[0].last_error).toMatch(/stuck batch job/);
+    const status = await runCli(['status'], { home });
+    expect(status.stdout).toMatch(/seed public\.table_for_repack: prepared/);
+
+    // The application keeps writing; the blocker ends; the next run swaps the kept copy.
+    await sql.query(`INSERT INTO table_for_repack (name, value, excluded) VALUES ('written while prepared', 1, -1)`);
+    await sql.query(`INSERT INTO control_for_repack SELECT id, name, value, excluded, created_at FROM table_for_repack WHERE name = 'written while prepared'`);
+    await blocker.query('ROLLBACK');
+    const next = await runCli(['repack_tables', '--debug'], { home });
+    expect(next.stderr).toMatch(/resuming the prepared copy: no second copy is made/);
+    expect(next.code).toBe(0);
+    expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
     await client.end();
     await blocker.end();
+  });
+
+  it('with swap_deadline, keeps trying beyond swap_attempts and swaps once the blocker lets go', async () => {
+    const oid = await tableOid(sql, 'table_for_repack');
+    const blocker = await sessionAs(db, 'slow report');
+    await blocker.query(`BEGIN; SELECT count(*) FROM table_for_repack`);
+    const home = makeHome();
+    writeConfig(home, 'default', config(['swap_attempts = 1', 'swap_deadline = "60s"']));
+    const run = spawnCli(['repack_tables', '--debug'], { home });
+    await run.waitFor(/swap attempt 2\/1 failed/, 30_000);
+    await blocker.query('ROLLBACK');
+    const result = await run.done;
+    await blocker.end();
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/phase swap: attempt 1 of 1\+ \(until swap_deadline\)/);
+    expect(result.stderr).toMatch(/swap attempt \d+\/1 succeeded/);
+    expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
+  it('outside its swap_window, waits for it keeping the copy in sync; a window that opens only after swap_deadline keeps the copy prepared and says why', async () => {
+    const now = new Date();
+    const hhmm = (d: Date) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    // Opens in two hours at the earliest: closed for the whole test.
+    const window = `${hhmm(new Date(now.getTime() + 2 * 3_600_000))}-${hhmm(new Date(now.getTime() + 3 * 3_600_000))}`;
+    const home = makeHome();
+    writeConfig(home, 'default', config([`swap_window = "${window}"`]));
+    const waiting = spawnCli(['repack_tables', '--debug'], { home });
+    await waiting.waitFor(new RegExp(`waiting for swap_window ${window} \\(opens in \\d+ min\\); the copy is kept in sync meanwhile`));
+    await sql.query(`INSERT INTO table_for_repack (name, value, excluded) VALUES ('written while waiting', 1, -2)`);
+    await sql.query(`INSERT INTO control_for_repack SELECT id, name, value, excluded, created_at FROM table_for_repack WHERE name = 'written while waiting'`);
+    await new Promise((r) => setTimeout(r, 1500));
+    waiting.kill('SIGTERM');
+    const stopped = await waiting.done;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).not.toMatch(/phase swap/);
+
+    writeConfig(home, 'default', config([`swap_window = "${window}"`, 'swap_deadline = "30s"']));
+    const result = await runCli(['repack_tables', '--debug'], { home });
+    expect(result.stderr).not.toMatch(/phase swap/);
+    expect(result.stdout).toMatch(new RegExp(`failed: swap_window ${window} opens in \\d+ min, after swap_deadline\\. The original table is unchanged; the copy is kept prepared`));
+    expect(result.code).toBe(6);
+    const abort = await runCli(['abort_repack'], { home });
+    expect(abort.code).toBe(0);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
   });
 
   it('deadlock_resolution = kill_query terminates exactly the blocking session and then swaps', async () => {

@@ -54,6 +54,8 @@ const CONNECTION_DEFAULTS = {
   sleepRatio: 0,
   maxWalRateMBps: null,
   maxReplicaLagSeconds: null,
+  swapDeadlineMs: null,
+  swapWindow: null,
 } as const;
 
 describe('defaults', () => {
@@ -164,6 +166,8 @@ analyze_tables = "yes"
           sleepRatio: 0,
           maxWalRateMBps: null,
           maxReplicaLagSeconds: null,
+          swapDeadlineMs: null,
+          swapWindow: null,
         },
       ],
     });
@@ -291,6 +295,15 @@ describe('enumerations', () => {
     expect(() => prod('copy_mode = "fast"')).toThrow('connections.prod.copy_mode: expected auto, snapshot or chunked, got "fast"');
     expect(() => prod('chunk_time = 10')).toThrow('connections.prod.chunk_time: expected a number of seconds from 0.05 to 4, got 10');
     expect(() => prod('max_wal_rate = 0')).toThrow('connections.prod.max_wal_rate: expected a number of MB/s >= 0.1, got 0');
+  });
+
+  it('reads swap_deadline as a duration and swap_window as a daily window of local time', () => {
+    expect(prod('swap_deadline = "30min"').swapDeadlineMs).toBe(1_800_000);
+    expect(prod('swap_deadline = 90').swapDeadlineMs).toBe(90_000);
+    expect(prod('swap_window = "23:30-01:15"').swapWindow).toEqual({ startMinute: 1410, endMinute: 75, text: '23:30-01:15' });
+    expect(() => prod('swap_deadline = "0s"')).toThrow('connections.prod.swap_deadline: expected a duration of at least 1s');
+    expect(() => prod('swap_window = "25:00-26:00"')).toThrow('connections.prod.swap_window: expected a daily window of local time "HH:MM-HH:MM"');
+    expect(() => prod('swap_window = "02:00-02:00"')).toThrow('connections.prod.swap_window: expected a daily window');
   });
 
   it.each([

@@ -15,7 +15,8 @@ import { setPaused } from './pause.js';
 import { replayUntilStopped, stopRun } from './long-run.js';
 import { reported } from './reported.js';
 import { statusCommand } from './status.js';
-import { repackTables, summaryLines } from './repack.js';
+import { repackTables } from './repack.js';
+import { summaryLines } from './summary.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
 
 export interface CommandSpec {

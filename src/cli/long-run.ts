@@ -9,6 +9,7 @@ import { syncPrepared } from '../execute/sync.js';
 import { logEvent } from '../report/log-events.js';
 import { logFileName } from '../report/logger.js';
 import { isProcessAlive, pidFilePath, readPid } from './pidfile.js';
+import { DETACHED_ENV } from './outcome-file.js';
 import type { Runtime } from './runtime.js';
 
 export interface StopSignal {
@@ -112,13 +113,14 @@ export function detach(rt: Runtime, command: string, argv: string[]): number {
   const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== '--background'), '--foreground'], {
     detached: true,
     stdio: 'ignore',
-    env: process.env,
+    env: { ...process.env, [DETACHED_ENV]: '1' },
   });
   child.unref();
   process.stdout.write(
     `${command} runs in the background (pid ${child.pid}).\n` +
       `  log:      ${join(rt.config.logging.logDir, logFileName(rt.config.name))}\n` +
       `  pid file: ${pidPath}\n` +
+      `  outcome:  rpcl status --config ${rt.config.name} (when it has ended, with its exit code)\n` +
       `  stop it:  rpcl ${command === 'repack_tables' ? 'stop_repack' : command === 'prepare_repack' ? 'stop_prepare' : 'stop_replay'} --config ${rt.config.name}\n`,
   );
   return ExitCode.ok;

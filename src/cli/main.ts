@@ -4,6 +4,7 @@ import yargs, { type Argv } from 'yargs';
 import { ExitCode, RpclError, UsageError } from '../errors.js';
 import { redact } from '../report/logger.js';
 import { commands, type CommandSpec } from './commands.js';
+import { preflight } from './preflight.js';
 import { homeDir } from '../config/paths.js';
 import { detach } from './long-run.js';
 import { openRuntime, type GlobalArgs } from './runtime.js';
@@ -103,11 +104,19 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
       // the pid file to its child.
       let rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile && !global.dryRun && !detaching });
       if (detaching) {
-        await rt.close();
         if (rt.config.logging.logDest === 'file') {
+          // Everything that can be checked is checked here, where the user still sees it.
+          const problems = await preflight(rt, { tables: spec.name !== 'replay_data' }).finally(() => rt.close());
+          if (problems.length > 0) {
+            for (const p of problems) process.stderr.write(`rpcl: ${p.message}\n`);
+            process.stderr.write(`rpcl: ${spec.name} did not start: fix the above, then run it again\n`);
+            setExit(Math.max(...problems.map((p) => p.exitCode)));
+            return;
+          }
           setExit(detach(rt, spec.name, process.argv.slice(2)));
           return;
         }
+        await rt.close();
         // log_dest = "console": stay in the foreground, as repcloud did.
         rt = await openRuntime(global, { command: spec.name, pidFile: spec.pidFile });
       }

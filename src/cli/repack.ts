@@ -1,6 +1,7 @@
 /** `repack_tables`: every selected table of every selected connection, one after another. */
 import { connect } from '../db/connect.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, RpclError } from '../errors.js';
+import { checkConnection } from './preflight.js';
 import { defaultEngineOptions } from '../execute/context.js';
 import { ensureHelperSchema } from '../execute/helper-schema.js';
 import { recoverDeadRuns, describeRecovery } from '../execute/recovery.js';
@@ -9,7 +10,7 @@ import { repackTable } from '../execute/run-table.js';
 import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
-import { formatBytes, logEvent, PREPARED_NEXT } from '../report/log-events.js';
+import { formatBytes, logEvent } from '../report/log-events.js';
 import { terminalProgress } from '../report/progress.js';
 import { onStopSignals } from './long-run.js';
 import type { Runtime } from './runtime.js';
@@ -34,7 +35,14 @@ export async function repackTables(
       const client = await connect(conn, { home: rt.home, applicationName: 'rpcl' });
       let selection;
       try {
-        await ensureHelperSchema(client, log);
+        await ensureHelperSchema(client, log).catch(async (err) => {
+          // The tables' own refusals first (a role that does not own them must hear that, not
+          // be sent to grant rights on the helper schema for nothing), then the schema's.
+          if (!(err instanceof RpclError) || err.exitCode !== ExitCode.refused) throw err;
+          const tables = (await checkConnection(client, conn)).filter((p) => p.about === 'table');
+          if (tables.length === 0) throw err;
+          throw new RpclError([...tables.map((p) => p.message), err.message].join('\nrpcl: '), ExitCode.refused);
+        });
         // Runs that died (even by SIGKILL) are finished or cleaned before anything new starts.
         for (const r of await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: false })) {
           if (r.outcome !== 'live') log.warning(describeRecovery(r));
@@ -97,16 +105,4 @@ export function exitCodeOf(outcomes: TableOutcome[], interrupted: boolean): numb
   if (interrupted || outcomes.some((o) => o.status === 'stopped')) return ExitCode.interrupted;
   if (outcomes.some((o) => o.status === 'refused' && o.listed)) return ExitCode.refused;
   return ExitCode.ok;
-}
-
-export function summaryLines(outcomes: TableOutcome[]): string[] {
-  return outcomes.map((o) => {
-    const what =
-      o.status === 'done'
-        ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`
-        : o.status === 'prepared'
-          ? `prepared in ${(o.durationMs / 1000).toFixed(1)} s: ${PREPARED_NEXT}`
-          : `${o.status}: ${o.reason ?? ''}`;
-    return `${o.connection} ${o.table}: ${what}`;
-  });
 }

@@ -1,5 +1,7 @@
 /** The email report around a repack command. */
-import { ExitCode } from '../errors.js';
+import { ExitCode, RpclError } from '../errors.js';
+import { DETACHED_ENV, writeOutcome } from './outcome-file.js';
+import { summaryLines } from './summary.js';
 import { sendReport } from '../report/email.js';
 import type { TableOutcome } from '../report/events.js';
 import type { Runtime } from './runtime.js';
@@ -33,6 +35,18 @@ export async function reported(
       rt.log.info(`report mailed to ${email.mailto.join(', ')}`);
     } catch (err) {
       rt.log.error(`could not send the report email through ${email.smtpServer}:${email.smtpPort}: ${(err as Error).message}`);
+    }
+  }
+  if (process.env[DETACHED_ENV] === '1') {
+    const code = error === undefined ? exitCode : error instanceof RpclError ? error.exitCode : ExitCode.internal;
+    const lines = error === undefined ? summaryLines(outcomes) : [`failed: ${error instanceof Error ? error.message : String(error)}`];
+    try {
+      writeOutcome(rt.config.pidDir, {
+        command, config: rt.config.name, pid: process.pid, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
+        exitCode: code, lines,
+      });
+    } catch (err) {
+      rt.log.error(`could not record the outcome for status: ${(err as Error).message}`);
     }
   }
   if (error !== undefined) throw error;

@@ -15,6 +15,7 @@ import { inTransaction, setLocalTimeouts } from '../db/session.js';
 import {
   captureTriggers,
   foreignDependents,
+  helperSchemaAccessProblem,
   helperSchemaState,
   liveRunLocks,
 } from '../inspect/helper-schema.js';
@@ -116,23 +117,8 @@ export async function ensureHelperSchema(client: pg.Client, log: Logger): Promis
     await createHelperSchema(client, log);
     return;
   }
-  // Installed by another role: this one needs to create work objects there and write runs.
-  const { rows } = await client.query<{ ok: boolean; owner: string; me: string }>(
-    `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE') AS ok,
-            pg_get_userbyid(n.nspowner) AS owner, current_user AS me
-     FROM pg_namespace n WHERE n.nspname = $1`,
-    [HELPER_SCHEMA, `${quoteIdent(HELPER_SCHEMA)}.runs`],
-  );
-  const row = rows[0];
-  if (row !== undefined && !row.ok) {
-    throw new RpclError(
-      `the helper schema ${HELPER_SCHEMA} belongs to role ${displayIdent(row.owner)} and role ${displayIdent(row.me)} may not use it. ` +
-        `Have its owner run: GRANT USAGE, CREATE ON SCHEMA ${HELPER_SCHEMA} TO ${quoteIdent(row.me)}; ` +
-        `GRANT SELECT, INSERT, UPDATE ON ${HELPER_SCHEMA}.runs TO ${quoteIdent(row.me)}; ` +
-        `or run rpcl as ${displayIdent(row.owner)}`,
-      ExitCode.refused,
-    );
-  }
+  const problem = await helperSchemaAccessProblem(client);
+  if (problem !== null) throw new RpclError(problem, ExitCode.refused);
   await upgradeHelperSchema(client, log);
 }
 

@@ -1,6 +1,7 @@
 /** Read-only facts about rpcl's helper schema and what it left on user tables. */
 import type pg from 'pg';
 import { ADVISORY_CLASS, liveRunLocksSql } from '../db/advisory.js';
+import { displayIdent, quoteIdent } from '../db/ident.js';
 import { HELPER_SCHEMA, HELPER_SCHEMA_MARKER } from '../plan/names.js';
 
 export type HelperSchemaState =
@@ -19,6 +20,27 @@ export async function helperSchemaState(client: pg.Client): Promise<HelperSchema
   if (row === undefined) return { kind: 'absent' };
   const oid = Number(row.oid);
   return row.marker === HELPER_SCHEMA_MARKER ? { kind: 'ours', oid } : { kind: 'foreign', oid };
+}
+
+/**
+ * Why this role may not use the helper schema another role installed (it must create work
+ * objects there and write rpcl.runs), with the grants that fix it; null when it may.
+ */
+export async function helperSchemaAccessProblem(client: pg.Client): Promise<string | null> {
+  const { rows } = await client.query<{ ok: boolean; owner: string; me: string }>(
+    `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE') AS ok,
+            pg_get_userbyid(n.nspowner) AS owner, current_user AS me
+     FROM pg_namespace n WHERE n.nspname = $1`,
+    [HELPER_SCHEMA, `${quoteIdent(HELPER_SCHEMA)}.runs`],
+  );
+  const row = rows[0];
+  if (row === undefined || row.ok) return null;
+  return (
+    `the helper schema ${HELPER_SCHEMA} belongs to role ${displayIdent(row.owner)} and role ${displayIdent(row.me)} may not use it. ` +
+    `Have its owner run: GRANT USAGE, CREATE ON SCHEMA ${HELPER_SCHEMA} TO ${quoteIdent(row.me)}; ` +
+    `GRANT SELECT, INSERT, UPDATE ON ${HELPER_SCHEMA}.runs TO ${quoteIdent(row.me)}; ` +
+    `or run rpcl as ${displayIdent(row.owner)}`
+  );
 }
 
 export interface CaptureTrigger {

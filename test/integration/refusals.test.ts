@@ -84,6 +84,10 @@ describe('refusals', () => {
       /the helper schema rpcl belongs to role postgres and role app_dba may not use it\. Have its owner run: GRANT USAGE, CREATE ON SCHEMA rpcl TO "app_dba"/,
     );
     expect(denied.code).toBe(5);
+    // The lead that fixes it comes first: the table app_dba does not own, then the schema.
+    const ownership = denied.stderr.indexOf('public.theirs: refused: it is owned by "Other Owner"');
+    expect(ownership).toBeGreaterThanOrEqual(0);
+    expect(ownership).toBeLessThan(denied.stderr.indexOf('the helper schema rpcl belongs to role postgres'));
     await sql.query(`DROP SCHEMA rpcl CASCADE`);
     const theirs = await tableOid(sql, 'public.theirs');
     const mine = await tableOid(sql, 'public.mine');

@@ -37,7 +37,14 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .exitProcess(false)
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
-    .epilogue('Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 connection, 5 refused table, 6 failed table, 7 already running, 130 interrupted.')
+    .epilogue(
+      'Command options (`rpcl <command> --help` describes them):\n' +
+        '  repack_tables, prepare_repack: --dry-run (print the plan, change nothing), --background / --foreground\n' +
+        '  replay_data: --background / --foreground; prepare_repack: --start-replay; status, show_connections: --json\n' +
+        '  demo: --rows, --writers, --rate, --keep\n' +
+        'Long runs detach into the background from a terminal when log_dest = "file" (after checking what they can).\n' +
+        'Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 connection, 5 refused table, 6 failed table, 7 already running, 130 interrupted.',
+    )
     .fail((msg, err) => {
       if (err) throw err;
       throw new UsageError(usageMessage(msg));

@@ -118,9 +118,11 @@ describe('command line', () => {
     const r = await runCli(['--help'], { home: makeHome() });
     expect(r.code).toBe(0);
     for (const c of ['show_connections', 'create_schema', 'drop_schema', 'repack_tables', 'prepare_repack',
-      'replay_data', 'abort_repack', 'stop_repack', 'stop_prepare', 'stop_replay']) {
-      expect(r.stdout).toContain(c);
+      'replay_data', 'abort_repack', 'stop_repack', 'stop_prepare', 'stop_replay', 'status', 'pause_repack', 'resume_repack', 'demo']) {
+      expect(r.stdout).toContain(`rpcl ${c} `);
     }
+    // The options of the long commands, which a DBA looks for first.
+    for (const o of ['--dry-run', '--background', '--foreground', '--start-replay', '--json']) expect(r.stdout).toContain(o);
   });
 
   it('show_connections prints every key but the password, as text and JSON', async () => {

@@ -58,7 +58,7 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
 }
 
 export type Recovery =
-  | { oid: number; outcome: 'live' }
+  | { oid: number; outcome: 'live'; table: string | null }
   | { oid: number; outcome: 'cleaned' | 'completed' | 'aborted'; removed: string[]; table: string | null; chunked: boolean };
 
 /**
@@ -75,19 +75,23 @@ export async function recoverDeadRuns(
     const key = [ADVISORY_CLASS, advisoryObjectKey(trace.oid)];
     const locked = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::int, $2::int) AS ok`, key);
     if (!locked.rows[0]?.ok) {
-      result.push({ oid: trace.oid, outcome: 'live' });
+      result.push({ oid: trace.oid, outcome: 'live', table: trace.table });
       continue;
     }
     try {
       const removed = await removeWorkObjects(client, trace.oid, opts);
       const outcome = trace.swapped ? 'completed' : trace.prepared ? 'aborted' : 'cleaned';
       if (trace.swapped) removed.push(...(await validatePending(client, trace.oid, opts)));
+      // Kept work removed on request is no death: say what happened, not that the run died.
+      const why =
+        outcome === 'completed' ? 'the run died after its swap; its cleanup was finished by a later command' :
+        outcome === 'aborted' ? 'its kept copy was removed by abort_repack (or drop_schema); the table is as it was' :
+        'the run died; its work was removed by a later command';
       await client.query(
         `UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET status = $2, phase = $3, ended_at = clock_timestamp(),
-           last_error = coalesce(last_error, 'the run died; ' || $4)
-         WHERE table_oid = $1::oid AND status IN ('running', 'prepared')`,
-        [trace.oid, outcome === 'completed' ? 'done' : 'aborted', outcome === 'completed' ? 'done' : 'failed',
-          outcome === 'completed' ? 'its cleanup was finished by a later command' : 'its work was removed by a later command'],
+           last_error = CASE WHEN status = 'running' THEN coalesce(last_error, $4) ELSE $4 END
+         WHERE table_oid = $1::oid AND status IN ('running', 'prepared', 'stopped')`,
+        [trace.oid, outcome === 'completed' ? 'done' : 'aborted', outcome === 'completed' ? 'done' : outcome === 'aborted' ? 'aborted' : 'failed', why],
       );
       result.push({ oid: trace.oid, outcome, removed, table: trace.table, chunked: trace.chunked });
     } finally {
@@ -125,7 +129,10 @@ export async function validatePending(client: pg.Client, oid: number, opts: Clea
 }
 
 export function describeRecovery(r: Recovery): string {
-  if (r.outcome === 'live') return `a live run is working on table OID ${r.oid}: left alone (stop it first)`;
+  if (r.outcome === 'live') {
+    return `a live rpcl run is working on ${r.table ?? `table OID ${r.oid}`}: left alone. Stop it first (rpcl stop_repack, stop_prepare or stop_replay ` +
+      'with the config that started it; `rpcl status` shows which), then run abort_repack again';
+  }
   const what =
     r.outcome === 'completed' ? `completed a run that died after its swap (table OID ${r.oid})` :
     r.outcome === 'aborted' ? `aborted the ${r.chunked ? 'kept chunked' : 'prepared'} copy of ${r.table ?? `table OID ${r.oid}`}; the table is as it was` :

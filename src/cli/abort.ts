@@ -1,12 +1,13 @@
 /** `abort_repack`: removes every prepared or half-done run's work; the tables stay as they were. */
 import { connect } from '../db/connect.js';
 import { ExitCode } from '../errors.js';
-import { describeRecovery, recoverDeadRuns } from '../execute/recovery.js';
+import { describeRecovery, describeTrace, findRunTraces, recoverDeadRuns } from '../execute/recovery.js';
+import { confirmRemoval } from './confirm.js';
 import { cleanupOptionsFor } from '../execute/cleanup.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
 import type { Runtime } from './runtime.js';
 
-export async function abortRepack(rt: Runtime): Promise<number> {
+export async function abortRepack(rt: Runtime, opts: { yes: boolean }): Promise<number> {
   let code: number = ExitCode.ok;
   for (const conn of rt.connections) {
     const log = rt.log.child({ connection: conn.name });
@@ -15,6 +16,12 @@ export async function abortRepack(rt: Runtime): Promise<number> {
       if ((await helperSchemaState(client)).kind !== 'ours') {
         log.info('no helper schema of rpcl in this database: nothing to abort');
         process.stdout.write(`${conn.name}: nothing to abort\n`);
+        continue;
+      }
+      const traces = await findRunTraces(client);
+      if (traces.length > 0 && !(await confirmRemoval(`${conn.name}: abort_repack will remove:`, traces.map(describeTrace), opts))) {
+        process.stdout.write(`${conn.name}: nothing was removed\n`);
+        code = ExitCode.interrupted;
         continue;
       }
       const results = await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: true });

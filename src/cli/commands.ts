@@ -6,7 +6,9 @@ import type pg from 'pg';
 import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
 import { ExitCode } from '../errors.js';
-import { createHelperSchema, dropHelperSchema } from '../execute/helper-schema.js';
+import { createHelperSchema, dropHelperSchema, dropSchemaPlan } from '../execute/helper-schema.js';
+import { HELPER_SCHEMA } from '../plan/names.js';
+import { confirmRemoval } from './confirm.js';
 import type { Logger } from '../report/logger.js';
 import type { GlobalArgs, Runtime } from './runtime.js';
 import { abortRepack } from './abort.js';
@@ -32,6 +34,8 @@ export interface CommandSpec {
   longRunning?: boolean;
   /** Accepts --start-replay. */
   startReplay?: boolean;
+  /** Removes things: lists them and asks on a terminal; accepts --yes. */
+  confirms?: boolean;
   run(rt: Runtime, args: GlobalArgs): Promise<number>;
 }
 
@@ -53,8 +57,9 @@ export const commands: CommandSpec[] = [
     describe: "install rpcl's helper schema in each selected connection's database (a second run only warns)",
     pidFile: true,
     async run(rt) {
-      await forEachConnection(rt, async (client, _conn, log) => {
-        await createHelperSchema(client, log);
+      await forEachConnection(rt, async (client, conn, log) => {
+        const result = await createHelperSchema(client, log);
+        process.stdout.write(`${conn.name}: ${result === 'created' ? `created the helper schema ${HELPER_SCHEMA}` : `the helper schema ${HELPER_SCHEMA} already exists: nothing to do`}\n`);
       });
       return ExitCode.ok;
     },
@@ -64,11 +69,25 @@ export const commands: CommandSpec[] = [
     describe:
       "remove rpcl's helper schema and everything rpcl created in the database: capture triggers left on user tables, copies, logs",
     pidFile: true,
-    async run(rt) {
+    confirms: true,
+    async run(rt, args) {
+      let code: number = ExitCode.ok;
       await forEachConnection(rt, async (client, conn, log) => {
-        await dropHelperSchema(client, { lockTimeoutMs: conn.lockTimeoutMs }, log);
+        const plan = await dropSchemaPlan(client);
+        if (plan === null) {
+          process.stdout.write(`${conn.name}: no helper schema ${HELPER_SCHEMA} in this database: nothing to drop\n`);
+          return;
+        }
+        if (!(await confirmRemoval(`${conn.name}: drop_schema will remove:`, plan, { yes: args.yes === true }))) {
+          process.stdout.write(`${conn.name}: nothing was removed\n`);
+          code = ExitCode.interrupted;
+          return;
+        }
+        const result = await dropHelperSchema(client, { lockTimeoutMs: conn.lockTimeoutMs }, log);
+        process.stdout.write(`${conn.name}: ${result.dropped ? `dropped the helper schema ${HELPER_SCHEMA}` : 'nothing to drop'}` +
+          `${result.triggersRemoved.length > 0 ? `; removed capture triggers ${result.triggersRemoved.join(', ')}` : ''}\n`);
       });
-      return ExitCode.ok;
+      return code;
     },
   },
   {
@@ -115,7 +134,8 @@ export const commands: CommandSpec[] = [
     name: 'abort_repack',
     describe: 'drop every prepared or half-done copy, log and trigger; leave the original tables as they were',
     pidFile: true,
-    run: (rt) => abortRepack(rt),
+    confirms: true,
+    run: (rt, args) => abortRepack(rt, { yes: args.yes === true }),
   },
   {
     name: 'status',

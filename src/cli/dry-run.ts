@@ -1,6 +1,7 @@
 /**
- * `--dry-run`: the tables in order, the refusals with their reasons, and every SQL statement a
- * run would execute with the locks it takes and the timeouts it runs under. Everything is read
+ * `--dry-run`: the tables in order, the refusals with their reasons, then per table a summary
+ * (sizes, bloat, space, copy mode, locks with their bounds, phases: see dry-run-summary.ts) and
+ * every SQL statement a run would execute with the locks it takes and the timeouts it runs under. Everything is read
  * in one READ ONLY transaction: nothing can be changed.
  */
 import type pg from 'pg';
@@ -8,18 +9,20 @@ import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
 import { displayQualified } from '../db/ident.js';
 import { ExitCode } from '../errors.js';
+import { cleanupOptionsFor } from '../execute/cleanup.js';
+import { defaultEngineOptions } from '../execute/context.js';
 import { swapStatementTimeoutMs } from '../execute/swap.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
 import {
   liveForeignKeys, livePolicies, livePublications, liveMatviews, liveRules, liveStatistics, liveTriggers, liveViews,
 } from '../inspect/live.js';
-import { describeMissing, selectTables } from '../inspect/select.js';
+import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { inspectTable } from '../inspect/table.js';
 import type { TableFacts } from '../inspect/facts.js';
-import { createCaptureFunction, createCaptureTriggers, createLogTable } from '../plan/capture.js';
+import { createCaptureFunction, createCaptureTriggers, createLogTable, tableRef } from '../plan/capture.js';
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../plan/copy.js';
 import { copyChunk, createProgressTable, takeChunkLogBatch } from '../plan/chunked-copy.js';
-import { usesChunkedCopy } from '../plan/copy-mode.js';
+import { CHUNKED_FROM_BYTES, usesChunkedCopy } from '../plan/copy-mode.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
 import { readCircumstances } from '../inspect/circumstances.js';
@@ -27,6 +30,7 @@ import { createBatchTable, emptyCopy, replayBatch } from '../plan/replay.js';
 import type { Step } from '../plan/step.js';
 import { dropOldTable, dropWorkObjects, swapLocks, swapSteps, validateForeignKey } from '../plan/swap.js';
 import { formatBytes } from '../report/log-events.js';
+import { type PhaseKey, type PlannedPhase, tableSummary } from './dry-run-summary.js';
 import type { Runtime } from './runtime.js';
 
 function render(step: Step, budget: string): string {
@@ -45,16 +49,17 @@ export function throttleSummary(conn: ConnectionConfig): string {
   return limits.length === 0 ? 'no throttle set, pause_repack pauses' : `${limits.join(', ')}; pause_repack pauses`;
 }
 
-async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<string[]> {
+async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<PlannedPhase[]> {
   const lockBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${conn.swapAttempts} attempts with backoff`;
   const swapBudget =
     `all the swap's lock waits together within lock_timeout ${conn.lockTimeoutMs} ms, once one is held, the rest within 80% of deadlock_timeout of the first request; ` +
     `statement_timeout ${swapStatementTimeoutMs(conn.lockTimeoutMs)} ms, up to ${conn.swapAttempts} attempts`;
-  const out: string[] = [];
-  const phase = (name: string, steps: Step[], budget = lockBudget) => {
-    out.push(` ${name}:`, ...steps.map((s) => render(s, budget)));
+  const afterBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${cleanupOptionsFor(conn).attempts} tries`;
+  const out: PlannedPhase[] = [];
+  const phase = (key: PhaseKey, title: string, steps: Step[], budget = lockBudget) => {
+    out.push({ key, title, steps, budget });
   };
-  phase('capture', [createLogTable(facts), createCaptureFunction(facts), createCaptureTriggers(facts)]);
+  phase('capture', 'capture', [createLogTable(facts), createCaptureFunction(facts), createCaptureTriggers(facts)]);
   const ranged = version >= 140000;
   const plan = indexPlan(facts);
   const indexSteps = [
@@ -64,22 +69,24 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   ];
   const indexPhase = `${plan.alone.length} alone, ${plan.parallel.length} over ${conn.parallelSessions} sessions, largest first`;
   if (usesChunkedCopy(conn.copyMode, facts.totalBytes)) {
-    phase(`indexes, on the empty copy (${indexPhase})`, [...createCopyTable(facts), ...indexSteps, ...createProgressTable(facts)]);
+    phase('indexes', `indexes, on the empty copy (${indexPhase})`, [...createCopyTable(facts), ...indexSteps, ...createProgressTable(facts)]);
     const chunk = copyChunk(facts, 1000, false);
     phase(
+      'copy',
       `copy in chunks (copy_mode ${conn.copyMode}: each chunk one REPEATABLE READ transaction of about ${conn.chunkTimeSeconds} s, ` +
         `its row count adapted; between chunks: ${throttleSummary(conn)})`,
       [createBatchTable(facts), takeChunkLogBatch(facts), ...replayBatch(facts).apply, { ...chunk, description: `${chunk.description} (the first chunk starts from the smallest key)` }],
     );
   } else {
     phase(
+      'copy',
       `copy (copy_mode ${conn.copyMode}: one REPEATABLE READ snapshot${ranged ? `, page ranges over ${conn.parallelSessions} sessions sharing it` : ''})`,
       [...createCopyTable(facts), copyRows(facts, ranged)],
     );
-    phase(`indexes (${indexPhase})`, indexSteps);
+    phase('indexes', `indexes (${indexPhase})`, indexSteps);
   }
   const batch = replayBatch(facts);
-  phase('replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
+  phase('replay', 'replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
     createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },
     ...batch.apply,
   ]);
@@ -92,6 +99,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
     originalSequence: { schema: facts.schema, name: `(${c.name} sequence)` }, lastValue: '(current)', isCalled: true, acl: { items: null, columns: [], otherGrantors: [] }, comment: null,
   }));
   phase(
+    'swap',
     'swap (one transaction; shown as the first try runs it: the next try locks the table first, then the rest only if free at once)',
     [...swapLocks(facts), ...[batch.take, emptyCopy(facts), ...batch.apply].map((s) => ({ ...s, description: `final catch-up: ${s.description}` })),
       ...swapSteps({
@@ -105,12 +113,19 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
       })],
     swapBudget,
   );
-  phase('after the swap (writers not blocked)', [
+  phase('after', 'after the swap (writers not blocked)', [
     ...foreignKeys.filter((f) => f.validated).map((f) => validateForeignKey(displayQualified(f.table), f.name)),
     dropOldTable(facts.oid), dropWorkObjects(facts.oid),
-    ...(conn.analyzeTables ? [{ description: 'statistics', sql: `ANALYZE ${displayQualified(facts)}` }] : []),
-  ]);
+    ...(conn.analyzeTables
+      ? [{ description: 'ANALYZE', sql: `ANALYZE ${displayQualified(facts)}`, locks: [{ table: tableRef(facts), level: 'SHARE UPDATE EXCLUSIVE' as const }] }]
+      : []),
+  ], afterBudget);
   return out;
+}
+
+/** The SQL section: every phase's statements with the locks they take and their bound. */
+function sqlLines(phases: PlannedPhase[]): string[] {
+  return phases.flatMap((p) => [` ${p.title}:`, ...p.steps.map((s) => render(s, p.budget))]);
 }
 
 export async function dryRun(rt: Runtime): Promise<number> {
@@ -139,7 +154,28 @@ export async function dryRun(rt: Runtime): Promise<number> {
           continue;
         }
         print(`${i + 1}. ${name}: ${formatBytes(facts.totalBytes)}, about ${Math.round(facts.estimatedRows)} rows, estimated bloat ${formatBytes(c.estimatedBloatBytes)}`);
-        for (const line of await planFor(client, facts, conn, version)) print(line);
+        const phases = await planFor(client, facts, conn, version);
+        const summary = tableSummary({
+          sizes: {
+            totalBytes: c.totalBytes, heapBytes: c.heapBytes, indexBytes: c.indexBytes,
+            bloatBytes: c.estimatedBloatBytes, afterBytes: extraSpaceBytes(c),
+          },
+          copy: {
+            chunked: usesChunkedCopy(conn.copyMode, facts.totalBytes), configured: conn.copyMode, chunkedFromBytes: CHUNKED_FROM_BYTES,
+            ranged: version >= 140000, parallelSessions: conn.parallelSessions, chunkTimeSeconds: conn.chunkTimeSeconds,
+            throttle: throttleSummary(conn),
+          },
+          phases,
+          lockRef: tableRef(facts),
+          bounds: {
+            lockTimeoutMs: conn.lockTimeoutMs, swapStatementTimeoutMs: swapStatementTimeoutMs(conn.lockTimeoutMs),
+            swapAttempts: conn.swapAttempts, swapBudgetMs: defaultEngineOptions.swapBudgetMs, cleanupAttempts: cleanupOptionsFor(conn).attempts,
+            swapDeadlineMs: conn.swapDeadlineMs, swapWindow: conn.swapWindow?.text ?? null,
+          },
+        });
+        for (const line of summary) print(line);
+        print(' SQL, phase by phase:');
+        for (const line of sqlLines(phases)) print(line);
       }
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import yargs, { type Argv } from 'yargs';
 import { ExitCode, RpclError, UsageError } from '../errors.js';
-import { redact } from '../report/logger.js';
+import { FILE_ONLY, redact } from '../report/logger.js';
 import { commands, type CommandSpec } from './commands.js';
 import { preflight } from './preflight.js';
 import { homeDir } from '../config/paths.js';
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       'Command options (`rpcl <command> --help` describes them):\n' +
         '  repack_tables, prepare_repack: --dry-run (print the plan, change nothing), --background / --foreground\n' +
         '  replay_data: --background / --foreground; prepare_repack: --start-replay; status, show_connections: --json\n' +
+        '  drop_schema, abort_repack: --yes (remove without asking on a terminal)\n' +
         '  demo: --rows, --writers, --rate, --keep\n' +
         'Long runs detach into the background from a terminal when log_dest = "file" (after checking what they can).\n' +
         'Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 connection, 5 refused table, 6 failed table, 7 already running, 130 interrupted.',
@@ -93,6 +94,9 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
       if (spec.dryRun) {
         y.option('dry-run', { type: 'boolean', default: false, describe: 'print the tables, refusals and SQL steps with their locks; change nothing' });
       }
+      if (spec.confirms) {
+        y.option('yes', { type: 'boolean', default: false, describe: 'do not ask before removing (no question is asked without a terminal anyway)' });
+      }
       if (spec.startReplay) {
         y.option('start-replay', { type: 'boolean', default: false, describe: 'after preparing, keep the copies in sync until stopped' });
       }
@@ -130,7 +134,8 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
       try {
         setExit(await spec.run(rt, global));
       } catch (err) {
-        rt.log.error(err instanceof Error ? err.message : String(err));
+        // To the log file only: reportError prints it on the terminal once.
+        rt.log.error(err instanceof Error ? err.message : String(err), FILE_ONLY);
         throw err;
       } finally {
         await rt.close();

@@ -10,7 +10,7 @@ import { repackTable } from '../execute/run-table.js';
 import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
 import type { Emit, TableOutcome } from '../report/events.js';
-import { formatBytes, logEvent } from '../report/log-events.js';
+import { countNoun, formatBytes, logEvent } from '../report/log-events.js';
 import { terminalProgress } from '../report/progress.js';
 import { onStopSignals } from './long-run.js';
 import type { Runtime } from './runtime.js';
@@ -59,7 +59,7 @@ export async function repackTables(
         outcomes.push(o);
         emit({ type: 'table-end', ref: { connection: conn.name, table: o.table, oid: 0 }, outcome: o });
       }
-      log.info(`${selection.candidates.length} tables selected, largest estimated bloat first`);
+      log.info(`${countNoun(selection.candidates.length, 'table')} selected, largest estimated bloat first`);
       const extra = selection.candidates.map(extraSpaceBytes);
       if (selection.candidates.length > 0) {
         log.info(

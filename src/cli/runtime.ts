@@ -20,6 +20,8 @@ export interface GlobalArgs {
   startReplay?: boolean;
   background?: boolean;
   foreground?: boolean;
+  /** drop_schema, abort_repack: do not ask before removing. */
+  yes?: boolean;
 }
 
 export interface Runtime {
@@ -51,6 +53,7 @@ export async function openRuntime(args: GlobalArgs, opts: RuntimeOptions): Promi
     logDir: config.logging.logDir,
     daysKeep: config.logging.logDaysKeep,
     console: args.debug || config.logging.logDest === 'console',
+    format: config.logging.logFormat,
     secrets: secretsOf(config),
   });
   let pid: PidFile | undefined;

@@ -15,6 +15,7 @@ export function connectionRow(c: ConnectionConfig): Row {
     database: c.database ?? null,
     sslmode: c.sslmode ?? null,
     sslrootcert: c.sslrootcert ?? null,
+    connect_timeout: c.connectTimeoutSeconds ?? null,
     schemas: c.schemas,
     tables: c.tables.map(displayQualified),
     max_replay_rows: c.maxReplayRows,

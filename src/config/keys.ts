@@ -28,6 +28,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   logDest: 'file',
   logDaysKeep: 10,
+  logFormat: 'text',
   enableEmail: false,
   smtpPort: 587,
   /** Implicit TLS listens on its own port; 587 there would never answer a TLS hello. */
@@ -56,6 +57,7 @@ export const LOGGING_FIELDS = {
   log_level: { read: oneOf(['debug', 'info', 'warning', 'error'], { warn: 'warning' }) },
   log_dest: { read: oneOf(['file', 'console']) },
   log_days_keep: { read: integer(1) },
+  log_format: { read: oneOf(['text', 'json']) },
 } satisfies Fields;
 
 export const NOTIFIER_FIELDS = {
@@ -96,6 +98,9 @@ export const CONNECTION_FIELDS = {
     read: oneOf(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']),
   },
   sslrootcert: { read: text },
+  // libpq's connect_timeout: seconds a connection attempt may take (0: no limit); absent:
+  // PGCONNECT_TIMEOUT, else 10 s.
+  connect_timeout: { read: numberAtLeast(0, 'seconds') },
   schemas: { read: stringList('a list of schema names') },
   tables: { read: stringList('a list of "schema.table" names') },
   max_replay_rows: { read: integer(1) },

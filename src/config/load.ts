@@ -104,6 +104,7 @@ function readLogging(table: TomlTable, home: string, problems: string[]): Config
     logLevel: v.log_level ?? DEFAULTS.logLevel,
     logDest: v.log_dest ?? DEFAULTS.logDest,
     logDaysKeep: v.log_days_keep ?? DEFAULTS.logDaysKeep,
+    logFormat: v.log_format ?? DEFAULTS.logFormat,
   };
 }
 
@@ -185,6 +186,7 @@ function readConnection(
     database: v.database,
     sslmode: v.sslmode,
     sslrootcert: v.sslrootcert === undefined ? undefined : expandHome(v.sslrootcert, home),
+    connectTimeoutSeconds: v.connect_timeout,
     schemas: v.schemas ?? [],
     tables: parseTables(v.tables ?? [], keyPath(path, 'tables'), problems),
     maxReplayRows: v.max_replay_rows ?? DEFAULTS.maxReplayRows,

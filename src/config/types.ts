@@ -4,6 +4,7 @@ import type { QualifiedName } from '../db/ident.js';
 import type { TimeWindow } from './duration.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+export type LogFormat = 'text' | 'json';
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type SmtpSsl = 'none' | 'starttls' | 'tls';
 export type DeadlockResolution = 'nothing' | 'cancel_query' | 'kill_query';
@@ -18,6 +19,8 @@ export interface ConnectionConfig {
   database?: string;
   sslmode?: SslMode;
   sslrootcert?: string;
+  /** Seconds a connection attempt may take (0: no limit); absent: PGCONNECT_TIMEOUT, else 10 s. */
+  connectTimeoutSeconds?: number;
   schemas: string[];
   tables: QualifiedName[];
   maxReplayRows: number;
@@ -74,6 +77,11 @@ export interface Config {
     logLevel: LogLevel;
     logDest: 'file' | 'console';
     logDaysKeep: number;
+    /**
+     * text: one readable line per entry; json: one JSON object per line, for log shippers.
+     * Always set by the config loader; configs built in code (the demo) may leave it out (text).
+     */
+    logFormat?: LogFormat;
   };
   notifier: {
     enableEmail: boolean;

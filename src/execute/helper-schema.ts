@@ -20,7 +20,7 @@ import {
   liveRunLocks,
 } from '../inspect/helper-schema.js';
 import { HELPER_SCHEMA, HELPER_SCHEMA_MARKER, HELPER_SCHEMA_VERSION } from '../plan/names.js';
-import { describeRecovery, recoverDeadRuns } from './recovery.js';
+import { describeRecovery, describeTrace, findRunTraces, recoverDeadRuns } from './recovery.js';
 import type { Logger } from '../report/logger.js';
 
 const sqlDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
@@ -120,6 +120,23 @@ export async function ensureHelperSchema(client: pg.Client, log: Logger): Promis
   const problem = await helperSchemaAccessProblem(client);
   if (problem !== null) throw new RpclError(problem, ExitCode.refused);
   await upgradeHelperSchema(client, log);
+}
+
+/**
+ * What drop_schema would remove, in words, or null without a helper schema (a schema of that
+ * name that rpcl did not create is refused, as by dropHelperSchema): the
+ * kept or half-done work of each table, capture triggers, the schema with the run history.
+ */
+export async function dropSchemaPlan(client: pg.Client): Promise<string[] | null> {
+  const state = await helperSchemaState(client);
+  if (state.kind === 'foreign') throw foreignSchemaError();
+  if (state.kind === 'absent') return null;
+  const items = (await findRunTraces(client)).map(describeTrace);
+  for (const t of await captureTriggers(client, state.oid)) {
+    items.push(`capture trigger ${t.triggerName} on ${displayQualified({ schema: t.schema, name: t.table })}`);
+  }
+  items.push(`the schema ${HELPER_SCHEMA} with its run history (rpcl.runs)`);
+  return items;
 }
 
 export interface DropSchemaOptions {

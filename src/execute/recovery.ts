@@ -57,6 +57,14 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
   return rows.map((r) => ({ oid: Number(r.oid), table: r.tbl, swapped: r.swapped, prepared: r.prepared && !r.swapped, chunked: r.chunked }));
 }
 
+/** One line for a listing of what would be removed. */
+export function describeTrace(t: RunTrace): string {
+  const table = t.table ?? `table OID ${t.oid} (dropped)`;
+  if (t.swapped) return `the old table and work objects of a finished swap (table OID ${t.oid})`;
+  if (t.prepared) return `the ${t.chunked ? 'kept chunked' : 'prepared'} copy of ${table}, its change log and capture trigger`;
+  return `the half-done copy of ${table}, its change log and capture trigger (unless a live run holds it)`;
+}
+
 export type Recovery =
   | { oid: number; outcome: 'live'; table: string | null }
   | { oid: number; outcome: 'cleaned' | 'completed' | 'aborted'; removed: string[]; table: string | null; chunked: boolean };

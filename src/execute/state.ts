@@ -105,7 +105,7 @@ export async function findKept(control: pg.Client, oid: number): Promise<KeptRun
   if (r.status !== 'prepared' && !(r.chunked && ['running', 'stopped'].includes(r.status))) return null;
   let copyComplete = !r.chunked;
   if (r.chunked) {
-    const p = await control.query<{ complete: boolean }>(`SELECT complete FROM ${helperName(workNames.progressTable(oid))}`);
+    const p = await control.query<{ complete: boolean }>(`SELECT complete FROM ${helperName(workNames.progressTable(oid))} WHERE kind = 'frontier'`);
     if (p.rows[0] === undefined) return null;
     copyComplete = p.rows[0].complete;
   }

@@ -15,16 +15,33 @@ export interface Candidate {
   listed: boolean;
   estimatedBloatBytes: number;
   heapBytes: number;
+  /** All the table's indexes (pg_indexes_size). */
+  indexBytes: number;
+  /** Heap, TOAST and indexes (pg_total_relation_size). */
   totalBytes: number;
+}
+
+/** The heap's share of live rows, by the bloat estimate: 1 when nothing is known. */
+export function liveFraction(c: Pick<Candidate, 'heapBytes' | 'estimatedBloatBytes'>): number {
+  const live = c.heapBytes > 0 ? 1 - c.estimatedBloatBytes / c.heapBytes : 1;
+  return Math.min(1, Math.max(0, live));
 }
 
 /**
  * Extra space a run needs while both tables exist: the compact copy and its indexes, taken as
  * the table's total size shrunk by the heap's estimated bloat.
  */
-export function extraSpaceBytes(c: Candidate): number {
-  const live = c.heapBytes > 0 ? 1 - c.estimatedBloatBytes / c.heapBytes : 1;
-  return Math.round(c.totalBytes * Math.min(1, Math.max(0, live)));
+export function extraSpaceBytes(c: Pick<Candidate, 'heapBytes' | 'estimatedBloatBytes' | 'totalBytes'>): number {
+  return Math.round(c.totalBytes * liveFraction(c));
+}
+
+/**
+ * What the copy's heap and TOAST should come to once every row is in (indexes left out), by
+ * the same estimate: the copy's size so far against it tells how far a copy has got before it
+ * reports its first rows.
+ */
+export function expectedCopyTableBytes(c: Pick<Candidate, 'heapBytes' | 'estimatedBloatBytes' | 'totalBytes' | 'indexBytes'>): number {
+  return Math.round(Math.max(0, c.totalBytes - c.indexBytes) * liveFraction(c));
 }
 
 export interface Selection {
@@ -35,7 +52,7 @@ export interface Selection {
 
 const BLOAT_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 AS heap_bytes,
-       pg_total_relation_size(c.oid)::int8 AS total_bytes,
+       pg_total_relation_size(c.oid)::int8 AS total_bytes, pg_indexes_size(c.oid)::int8 AS index_bytes,
        greatest(pg_relation_size(c.oid) - ceil(
          greatest(c.reltuples, 0) * (coalesce(w.width, 0) + 28)
          / ((current_setting('block_size')::int - 24) * coalesce(ff.fillfactor, 100) / 100.0)
@@ -76,20 +93,26 @@ export async function selectTables(
     else listedOids.add(Number(row.oid));
   }
   const oids = [...new Set([...bySchema.rows.map((r) => Number(r.oid)), ...listedOids])];
-  const { rows } = await client.query(BLOAT_SQL, [oids]);
-  const candidates: Candidate[] = rows.map((r) => ({
-    oid: Number(r.oid),
-    schema: r.nspname,
-    name: r.relname,
-    listed: listedOids.has(Number(r.oid)),
-    estimatedBloatBytes: Number(r.bloat_bytes),
-    heapBytes: Number(r.heap_bytes),
-    totalBytes: Number(r.total_bytes),
-  }));
+  const candidates = await estimateTables(client, oids, listedOids);
   candidates.sort(
     (a, b) => b.estimatedBloatBytes - a.estimatedBloatBytes || b.heapBytes - a.heapBytes || a.oid - b.oid,
   );
   return { candidates, missing };
+}
+
+/** Sizes and estimated bloat of the given tables (in no particular order). */
+export async function estimateTables(client: pg.Client, oids: number[], listed: ReadonlySet<number> = new Set()): Promise<Candidate[]> {
+  const { rows } = await client.query(BLOAT_SQL, [oids]);
+  return rows.map((r) => ({
+    oid: Number(r.oid),
+    schema: r.nspname,
+    name: r.relname,
+    listed: listed.has(Number(r.oid)),
+    estimatedBloatBytes: Number(r.bloat_bytes),
+    heapBytes: Number(r.heap_bytes),
+    indexBytes: Number(r.index_bytes),
+    totalBytes: Number(r.total_bytes),
+  }));
 }
 
 export function describeMissing(t: QualifiedName): string {

@@ -4,27 +4,33 @@
  * already exist. No transaction of rpcl's stays open for long, whatever the table's size.
  *
  * The progress table holds the frontier F: the highest key copied so far (NULL before the first
- * chunk), the rows copied and whether the copy is complete. It is written in each chunk's own
- * transaction, so it always describes the copy as committed, and a restart continues from it.
+ * chunk), the rows copied and whether the copy is complete; and the upper bound U: the highest
+ * key when the copy started (after the capture trigger existed). Chunks copy keys up to U
+ * only: rows inserted later above U (a serial key's tail) go through the log, so a copy of a
+ * table that grows at its end still ends. Both are written in the chunks' own transactions,
+ * so they always describe the copy as committed, and a restart continues from them.
  *
- * The invariant, true after every commit: the copy holds exactly the table's rows with key <= F,
- * as of the snapshot S of the last chunk. Proof, one chunk with snapshot S (the previous
- * chunk's snapshot was S0, and the invariant held for F as of S0):
+ * The invariant, true after every commit: the copy holds exactly the table's rows with key <= F
+ * or key > U, as of the snapshot S of the last chunk. Proof, one chunk with snapshot S (the
+ * previous chunk's snapshot was S0, and the invariant held for F as of S0; at the start it
+ * holds for F = nothing, as no row above U existed when U was read and every later write is
+ * logged):
  *   1. It takes (and deletes) every log row S sees. Every change committed after S0 and seen
  *      by S logged its keys there (old and new key when the key changed), and S0 saw none of
- *      those rows, because the previous chunk deleted every row S0 saw. Keys <= F are replayed:
- *      deleted from the copy and re-read from the table in S, so the copy's part <= F is the
- *      table's part <= F as of S. Keys > F are dropped: they are copied later in a snapshot
- *      that is not older than S, which sees the change. A row whose key moved from above F to
- *      below logged its new key, which is <= F: it is replayed.
- *   2. It copies the rows with F < key <= F' in S, F' being the last of the next N keys. Now the
- *      copy is the table's part <= F' as of S, and F' is written as the new frontier.
+ *      those rows, because the previous chunk deleted every row S0 saw. Keys <= F or > U are
+ *      replayed: deleted from the copy and re-read from the table in S, so those parts of the
+ *      copy are the table's as of S. Keys in (F, U] are dropped: they are copied later in a
+ *      snapshot that is not older than S, which sees the change. A row whose key moved logged
+ *      its old and its new key; each is replayed or copied later by the rule of its own range.
+ *   2. It copies the rows with F < key <= min(F', U) in S, F' being the last of the next N keys,
+ *      and writes F' as the new frontier: the invariant holds for F' as of S.
  *   3. An application TRUNCATE seen by S empties the copy first; every row S sees was written
  *      after it and logged after its marker, in this batch (plan/capture.ts).
  * Every intermediate state inside the transaction is a subset of one committed state (the
  * table as of S), so unique and exclusion constraints on the copy see no conflict that the
- * table did not have. When a chunk finds fewer than N rows, the copy holds every row as of S:
- * the copy is complete, and the ordinary replay (which takes every key) takes over.
+ * table did not have. When a chunk finds fewer than N rows up to U, the copy holds every row as
+ * of S: the copy is complete, and the ordinary replay (which takes every key) takes over. An
+ * empty table has no U: its copy is complete at once.
  *
  * Key ranges, not heap pages: a row that is updated moves to another page, so only the key says
  * whether a logged change falls in the copied part.
@@ -48,25 +54,39 @@ function keyTuple(facts: TableFacts, alias = ''): string {
 }
 
 /**
- * The frontier as one scalar subquery per key column: a row of InitPlan parameters compared
- * with the key is an index condition; a row subquery would not be.
+ * The frontier (or the upper bound) as one scalar subquery per key column: a row of InitPlan
+ * parameters compared with the key is an index condition; a row subquery would not be.
  */
-function frontierTuple(facts: TableFacts): string {
-  const cols = keyColumns(facts).map((c) => `(SELECT ${quoteIdent(c.name)} FROM ${progressRef(facts)})`);
+function boundTuple(facts: TableFacts, kind: 'frontier' | 'upper'): string {
+  const cols = keyColumns(facts).map((c) => `(SELECT ${quoteIdent(c.name)} FROM ${progressRef(facts)} WHERE kind = '${kind}')`);
   return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
 }
 
-/** One row: the frontier's key columns (NULL until the first chunk), rows copied, complete. */
+/**
+ * Two rows: the frontier (key columns NULL until the first chunk, with rows copied and whether
+ * the copy is complete) and the upper bound. Created once the copy's indexes exist: a progress
+ * table means the copy can be continued. An empty table's copy is complete at once.
+ */
 export function createProgressTable(facts: TableFacts): Step[] {
-  const cols = keyColumns(facts).map((c) => keyColumnDeclaration(c).replace(/ NOT NULL$/, ''));
+  const keyDecl = keyColumns(facts).map((c) => keyColumnDeclaration(c).replace(/ NOT NULL$/, ''));
+  const keys = keyColumns(facts).map((c) => quoteIdent(c.name)).join(', ');
   const t = progressRef(facts);
   return [
     {
       description: 'create the chunked copy progress table',
-      sql: `CREATE TABLE ${t} (${cols.join(', ')}, rows_copied int8 NOT NULL DEFAULT 0, chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)`,
+      sql:
+        `CREATE TABLE ${t} (kind text PRIMARY KEY, ${keyDecl.join(', ')}, rows_copied int8 NOT NULL DEFAULT 0, ` +
+        `chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)`,
     },
-    // Written only once the copy's indexes exist: a progress row means the copy can be continued.
-    { description: 'the copy is ready for its first chunk', sql: `INSERT INTO ${t} DEFAULT VALUES` },
+    { description: 'the copy is ready for its first chunk', sql: `INSERT INTO ${t} (kind) VALUES ('frontier')` },
+    {
+      description: 'the upper bound: the highest key now (later rows above it reach the copy through the log)',
+      sql: `INSERT INTO ${t} (kind, ${keys}) SELECT 'upper', ${keys} FROM ONLY ${tableRef(facts)} ORDER BY ${keys.split(', ').map((k) => `${k} DESC`).join(', ')} LIMIT 1`,
+    },
+    {
+      description: 'an empty table needs no chunk',
+      sql: `UPDATE ${t} SET complete = true WHERE kind = 'frontier' AND NOT EXISTS (SELECT 1 FROM ${t} WHERE kind = 'upper')`,
+    },
   ];
 }
 
@@ -77,43 +97,47 @@ export function readProgress(facts: TableFacts): Step {
     description: 'read the chunked copy progress',
     sql:
       `SELECT rows_copied, chunks, complete, CASE WHEN ${keys[0]} IS NULL THEN NULL ELSE ROW(${keys.join(', ')})::text END AS frontier ` +
-      `FROM ${progressRef(facts)}`,
+      `FROM ${progressRef(facts)} WHERE kind = 'frontier'`,
   };
 }
 
 /**
- * Step 1 of a chunk: the log rows this snapshot sees, their keys at or below the frontier kept
- * for replay (NULL frontier: none). Same result columns as takeLogBatch.
+ * Step 1 of a chunk: the log rows this snapshot sees, their keys at or below the frontier (NULL
+ * before the first chunk: none) or above the upper bound kept for replay. Same result columns
+ * as takeLogBatch.
  */
 export function takeChunkLogBatch(facts: TableFacts): Step {
+  const key = keyTuple(facts);
   return {
-    ...takeLogBatch(facts, `${keyTuple(facts)} <= ${frontierTuple(facts)}`),
-    description: 'take the log rows this snapshot sees; keep those in the copied key range',
+    ...takeLogBatch(facts, `(${key} <= ${boundTuple(facts, 'frontier')} OR ${key} > ${boundTuple(facts, 'upper')})`),
+    description: 'take the log rows this snapshot sees; keep those in the copied key ranges',
   };
 }
 
 /**
  * Step 2 of a chunk: the next `rows` rows in key order after the frontier (from the start when
- * `first`), and the frontier moved to the last of them. Result column: rows.
+ * `first`) up to the upper bound, and the frontier moved to the last of them. Result column:
+ * rows.
  */
 export function copyChunk(facts: TableFacts, rows: number, first: boolean): Step {
   const cols = copiedColumns(facts).join(', ');
   const keys = keyColumns(facts).map((c) => quoteIdent(c.name));
-  const after = first ? '' : ` WHERE ${keyTuple(facts)} > ${frontierTuple(facts)}`;
+  const key = keyTuple(facts);
+  const range = `${first ? '' : `${key} > ${boundTuple(facts, 'frontier')} AND `}${key} <= ${boundTuple(facts, 'upper')}`;
   const order = keys.join(', ');
   return {
     description: `copy the next ${Math.trunc(rows)} rows in key order`,
     sql:
       `WITH ins AS (INSERT INTO ${helperName(workNames.copyTable(facts.oid))} (${cols})${overriding(facts)} ` +
-      `SELECT ${cols} FROM ONLY ${tableRef(facts)}${after} ORDER BY ${order} LIMIT ${Math.trunc(rows)} RETURNING ${order}), ` +
+      `SELECT ${cols} FROM ONLY ${tableRef(facts)} WHERE ${range} ORDER BY ${order} LIMIT ${Math.trunc(rows)} RETURNING ${order}), ` +
       `last AS (SELECT ${order} FROM ins ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT 1), ` +
       `moved AS (UPDATE ${progressRef(facts)} p SET ${keys.map((k) => `${k} = last.${k}`).join(', ')}, ` +
-      `rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last RETURNING 1) ` +
+      `rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last WHERE p.kind = 'frontier' RETURNING 1) ` +
       `SELECT (SELECT count(*) FROM ins)::int8 AS rows`,
   };
 }
 
 /** A chunk found fewer rows than it asked for: every row is in the copy. */
 export function markCopyComplete(facts: TableFacts): Step {
-  return { description: 'the chunked copy is complete', sql: `UPDATE ${progressRef(facts)} SET complete = true` };
+  return { description: 'the chunked copy is complete', sql: `UPDATE ${progressRef(facts)} SET complete = true WHERE kind = 'frontier'` };
 }

@@ -18,12 +18,20 @@ export function formatBytes(n: number | undefined): string {
   return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
 }
 
-function rate(r: number | null): string {
-  return r === null ? '?' : `${Math.round(r)} rows/s`;
+/** `1 table`, `2 tables`: a count with its noun in the right number. */
+export function countNoun(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
+/** A rate in words; unknown until the first check_time window (or the first batch) has passed. */
+export function formatRate(r: number | null): string {
+  return r === null ? 'not measured yet' : `${Math.round(r)} rows/s`;
+}
+
+const rate = formatRate;
+
 export function logEvent(log: Logger, e: RunEvent): void {
-  const meta = { connection: e.ref.connection, table: e.ref.table };
+  const meta = { connection: e.ref.connection, table: e.ref.table, event: e.type, ...(e.type === 'phase' ? { phase: e.phase } : {}) };
   switch (e.type) {
     case 'phase':
       log.info(`phase ${e.phase}${e.detail ? `: ${e.detail}` : ''}`, meta);
@@ -38,7 +46,7 @@ export function logEvent(log: Logger, e: RunEvent): void {
       return;
     case 'replay-progress': {
       const s = e.estimate;
-      const predicted = s.predictedSwapMs === null ? '?' : `${Math.round(s.predictedSwapMs)} ms`;
+      const predicted = s.predictedSwapMs === null ? 'not known yet' : `${Math.round(s.predictedSwapMs)} ms`;
       log.info(
         `replay: backlog ${s.backlog}, change rate ${rate(s.changeRate)}, replay rate ${rate(s.replayRate)}, ` +
           `predicted swap ${predicted}, elapsed ${Math.round(e.elapsedMs / 1000)} s`,

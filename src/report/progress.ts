@@ -25,6 +25,18 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     finishBar();
     stream.write(`${text}\n`);
   };
+  /** The copy bar's last count: the row estimate (reltuples) is only a guess, the count is not. */
+  let copied = 0;
+  /**
+   * The copy is over: its bar ends at 100%, the rows copied being the total (the estimate
+   * exceeds them on a table whose statistics predate its deletes, and would leave it at 99%).
+   */
+  const completeCopyBar = (table: string) => {
+    if (bar === undefined || barKind !== `copy:${table}`) return;
+    bar.setTotal(Math.max(1, copied));
+    bar.update(copied);
+    finishBar();
+  };
   const ensureBar = (kind: string, table: string, total: number, unit: string) => {
     if (barKind === `${kind}:${table}`) return;
     finishBar();
@@ -43,8 +55,13 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
   return {
     handle(e) {
       switch (e.type) {
+        case 'phase':
+          // The phases that follow a finished copy: indexes (snapshot copy), replay (chunked copy).
+          if (e.phase === 'index' || e.phase === 'replay') completeCopyBar(e.ref.table);
+          return;
         case 'copy-progress':
           ensureBar('copy', e.ref.table, e.rowsEstimate, 'rows');
+          copied = e.rowsCopied;
           bar?.setTotal(Math.max(e.rowsEstimate, e.rowsCopied, 1));
           bar?.update(e.rowsCopied);
           return;

@@ -41,6 +41,26 @@ describe('--dry-run', () => {
     expect(r.stdout).toMatch(/a run would first create the helper schema rpcl/);
     expect(r.stdout).toMatch(/\d\. public\.table_for_repack: .* about \d+ rows, estimated bloat/);
     expect(r.stdout).toMatch(/public\.no_key: refused: it has no primary key/);
+    // The summary a DBA reads first, before the SQL: sizes, bloat, size after, extra space,
+    // copy mode, every lock on the table with its bound, the phases.
+    const summary = r.stdout.slice(r.stdout.indexOf('public.table_for_repack: '), r.stdout.indexOf(' SQL, phase by phase:'));
+    const size = '\\d+\\.\\d (?:kB|MB)';
+    expect(summary).toMatch(new RegExp(`\\n   size now {9}${size}: heap ${size}, indexes ${size}, TOAST and maps \\d+(?:\\.\\d)? (?:B|kB|MB)\\n`));
+    expect(summary).toMatch(new RegExp(`\\n   estimated bloat  ${size}, \\d+% of the heap \\(from statistics\\)\\n`));
+    expect(summary).toMatch(new RegExp(`\\n   expected after   about ${size}\\n`));
+    expect(summary).toMatch(new RegExp(`\\n   extra space      about ${size} during the run \\(the copy and its indexes\\)`));
+    expect(summary).toContain('\n   copy mode        snapshot (copy_mode auto: under 1.0 GB): one REPEATABLE READ transaction');
+    expect(summary).toContain([
+      "   locks on it      a wait is also the longest the application's queries on the table queue behind it",
+      '     SHARE ROW EXCLUSIVE     capture, to create the triggers: waits up to lock_timeout 2000 ms, 4 tries with backoff; held for milliseconds',
+      '     ACCESS EXCLUSIVE        swap: waits up to lock_timeout 2000 ms, then held for the final catch-up (tried only when predicted under 100 ms) and the renames, statement_timeout 5000 ms; 4 attempts',
+      '     SHARE UPDATE EXCLUSIVE  after the swap, ANALYZE: waits up to lock_timeout 2000 ms, 10 tries; reads and writes go on',
+      "     ACCESS EXCLUSIVE        only when the run's work is removed (failure, stop, abort_repack), to drop the capture triggers: waits up to lock_timeout 2000 ms, 10 tries",
+      '   other locks      swap: ACCESS EXCLUSIVE on "public"."view_on_repack", "public"."table_with_fk"; after the swap: SHARE UPDATE EXCLUSIVE on public.table_with_fk',
+      '   phases           capture > copy > indexes > replay > swap > after the swap',
+    ].join('\n'));
+    // Then the SQL, as before.
+    expect(r.stdout.indexOf(' SQL, phase by phase:\n capture:\n')).toBeGreaterThan(r.stdout.indexOf('   phases '));
     expect(r.stdout).toMatch(/-- create the capture triggers \(ENABLE ALWAYS\) \[locks SHARE ROW EXCLUSIVE on "public"\."table_for_repack"; lock_timeout 2000 ms, up to 4 attempts with backoff\]/);
     // The swap's locks in the application's order: the view, the referencing table, the table;
     // then nothing is waited for.

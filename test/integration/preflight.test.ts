@@ -67,6 +67,9 @@ describe('before detaching', () => {
     const outcome = JSON.parse(readFileSync(join(home, '.repcloud', 'pid', 'repack_tables_default.outcome.json'), 'utf8'));
     expect(outcome).toMatchObject({ command: 'repack_tables', config: 'default', pid, exitCode: 0 });
     expect(outcome.lines).toEqual([expect.stringMatching(/^seed public\.table_for_repack: done in [\d.]+ s/)]);
+    const status = await runCli(['status'], { home });
+    expect(status.stdout).toMatch(new RegExp(`last background repack_tables of config default \\(pid ${pid}\\): exit 0 at \\d{4}-\\d\\d-\\d\\dT`));
+    expect(status.stdout).toMatch(/^  seed public\.table_for_repack: done in/m);
     expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
     expect(await rpclLeftovers(sql)).toEqual([]);
   });

@@ -70,7 +70,7 @@ describe('helper schema', () => {
     expect(second.stderr).toMatch(/WARNING \[main\] the helper schema rpcl already exists/);
     const log = readFileSync(join(home, '.repcloud', 'logs', 'repack_default.log'), 'utf8');
     expect(readlinkSync(join(home, '.repcloud', 'logs', 'repack_default.log'))).toMatch(/repack_default-\d{4}-\d{2}-\d{2}\.log$/);
-    expect(log).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO \[main\] created the helper schema rpcl$/m);
+    expect(log).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d INFO \[main\] created the helper schema rpcl$/m);
     expect(log).not.toContain(db.password);
   });
 

@@ -26,7 +26,7 @@ function config(extra: string[], on: TestDatabase = db): string {
 }
 
 const rowsCopied = async (oid: number) =>
-  Number((await sql.query(`SELECT rows_copied::int8 AS n FROM rpcl.progress_${oid}`)).rows[0].n);
+  Number((await sql.query(`SELECT rows_copied::int8 AS n FROM rpcl.progress_${oid} WHERE kind = 'frontier'`)).rows[0].n);
 
 /** What rpcl's sessions hold right now: open transactions and locks on the table. */
 async function rpclHolds(oid: number): Promise<{ transactions: number; tableLocks: number }> {
@@ -46,13 +46,13 @@ describe('pause_repack and resume_repack', () => {
     const writers = await Promise.all([1, 2].map(() => sessionAs(db, 'writer')));
     const workload = new SeedWorkload(writers, 51, 10);
     const home = makeHome();
-    writeConfig(home, 'default', config(['chunk_time = 0.3']));
+    writeConfig(home, 'default', config(['chunk_time = 0.3', 'sleep_ratio = 2']));
     // Another host: the same config, another HOME (no pid file shared).
     const other = makeHome();
-    writeConfig(other, 'default', config(['chunk_time = 0.3']));
+    writeConfig(other, 'default', config(['chunk_time = 0.3', 'sleep_ratio = 2']));
     workload.start();
-    // 300 ms in each chunk of a 0.3 s target: chunks stay small and the copy lasts seconds.
-    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:300' } });
+    // 100 ms in each chunk and twice as long between chunks: the copy lasts seconds.
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:100' } });
     await run.waitFor(/phase copy: in chunks/);
     await new Promise((r) => setTimeout(r, 200));
 
@@ -60,6 +60,7 @@ describe('pause_repack and resume_repack', () => {
     expect(pause.code).toBe(0);
     expect(pause.stdout).toMatch(/seed public\.table_for_repack: pause requested \(phase copy\)/);
     await run.waitFor(/throttled by paused on request/);
+    expect(run.output()).not.toMatch(/phase replay/);
     const held = await rowsCopied(oid);
     const logBefore = Number((await sql.query(`SELECT count(*)::int8 AS n FROM rpcl.log_${oid}`)).rows[0].n);
     for (let i = 0; i < 10; i++) {
@@ -79,7 +80,8 @@ describe('pause_repack and resume_repack', () => {
     const result = await run.done;
     const stats = await workload.stop();
     await Promise.all(writers.map((w) => w.end()));
-    expect(result.stderr).toMatch(/no longer throttled: full speed/);
+    // Resumed, it went back to its own pace (sleep_ratio), and finished.
+    expect(result.stderr.lastIndexOf('throttled by sleep_ratio')).toBeGreaterThan(result.stderr.indexOf('throttled by paused on request'));
     expect(result.code).toBe(0);
     expect(stats.unexpected).toEqual([]);
     expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);

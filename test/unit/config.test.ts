@@ -69,6 +69,7 @@ describe('defaults', () => {
         logLevel: 'info',
         logDest: 'file',
         logDaysKeep: 10,
+        logFormat: 'text',
       },
       notifier: { enableEmail: false },
       connections: [{ name: 'prod', ...CONNECTION_DEFAULTS }],
@@ -129,6 +130,7 @@ analyze_tables = "yes"
         logLevel: 'debug',
         logDest: 'file',
         logDaysKeep: 4,
+        logFormat: 'text',
       },
       notifier: {
         enableEmail: false,
@@ -295,6 +297,23 @@ describe('enumerations', () => {
     expect(() => prod('copy_mode = "fast"')).toThrow('connections.prod.copy_mode: expected auto, snapshot or chunked, got "fast"');
     expect(() => prod('chunk_time = 10')).toThrow('connections.prod.chunk_time: expected a number of seconds from 0.05 to 4, got 10');
     expect(() => prod('max_wal_rate = 0')).toThrow('connections.prod.max_wal_rate: expected a number of MB/s >= 0.1, got 0');
+  });
+
+  it('reads connect_timeout in seconds, as a string too; 0 is no limit, absent stays absent', () => {
+    expect(prod('connect_timeout = 5').connectTimeoutSeconds).toBe(5);
+    expect(prod('connect_timeout = "2.5"').connectTimeoutSeconds).toBe(2.5);
+    expect(prod('connect_timeout = 0').connectTimeoutSeconds).toBe(0);
+    expect(prod('').connectTimeoutSeconds).toBeUndefined();
+    expect(() => prod('connect_timeout = -1')).toThrow('connections.prod.connect_timeout: expected a number of seconds >= 0, got -1');
+    expect(() => prod('connect_timeout = "10s"')).toThrow('connections.prod.connect_timeout: expected a number of seconds >= 0, got "10s"');
+  });
+
+  it('reads log_format text or json', () => {
+    expect(parse('[logging]\nlog_format = "json"\n[connections.p]\n').logging.logFormat).toBe('json');
+    expect(parse('[logging]\nlog_format = "TEXT"\n[connections.p]\n').logging.logFormat).toBe('text');
+    expect(problemsOf('[logging]\nlog_format = "xml"\n[connections.p]\n')).toEqual([
+      'logging.log_format: expected text or json, got "xml"',
+    ]);
   });
 
   it('reads swap_deadline as a duration and swap_window as a daily window of local time', () => {

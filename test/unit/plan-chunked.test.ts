@@ -7,45 +7,48 @@ import { facts } from '../support/facts.js';
 const single = () => facts({ key: { kind: 'primary', indexName: 'pk', columns: ['order'] } });
 
 describe('chunked copy', () => {
-  it('keeps the frontier in a one-row table of the key columns, written only once the copy is ready', () => {
+  it('keeps the frontier and the upper bound in a table of the key columns, written once the copy is ready', () => {
     expect(createProgressTable(facts()).map((s) => s.sql)).toEqual([
-      'CREATE TABLE "rpcl"."progress_4242" ("order" integer, "Line No" integer, rows_copied int8 NOT NULL DEFAULT 0, chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)',
-      'INSERT INTO "rpcl"."progress_4242" DEFAULT VALUES',
+      'CREATE TABLE "rpcl"."progress_4242" (kind text PRIMARY KEY, "order" integer, "Line No" integer, rows_copied int8 NOT NULL DEFAULT 0, chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)',
+      `INSERT INTO "rpcl"."progress_4242" (kind) VALUES ('frontier')`,
+      `INSERT INTO "rpcl"."progress_4242" (kind, "order", "Line No") SELECT 'upper', "order", "Line No" FROM ONLY "Sales"."Order ""Lines""" ORDER BY "order" DESC, "Line No" DESC LIMIT 1`,
+      `UPDATE "rpcl"."progress_4242" SET complete = true WHERE kind = 'frontier' AND NOT EXISTS (SELECT 1 FROM "rpcl"."progress_4242" WHERE kind = 'upper')`,
     ]);
     expect(readProgress(facts()).sql).toBe(
-      'SELECT rows_copied, chunks, complete, CASE WHEN "order" IS NULL THEN NULL ELSE ROW("order", "Line No")::text END AS frontier FROM "rpcl"."progress_4242"',
+      `SELECT rows_copied, chunks, complete, CASE WHEN "order" IS NULL THEN NULL ELSE ROW("order", "Line No")::text END AS frontier FROM "rpcl"."progress_4242" WHERE kind = 'frontier'`,
     );
   });
 
-  it('takes every log row the snapshot sees and replays only keys at or below the frontier', () => {
+  it('takes every log row the snapshot sees and replays only keys at or below the frontier or above the upper bound', () => {
     expect(takeChunkLogBatch(facts()).sql).toBe(
       'WITH taken AS (DELETE FROM "rpcl"."log_4242" RETURNING "order", "Line No"), ' +
         'touched AS (INSERT INTO pg_temp."rpcl_batch_4242" ("order", "Line No") SELECT DISTINCT "order", "Line No" FROM taken ' +
-        'WHERE "order" IS NOT NULL AND ("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242"), (SELECT "Line No" FROM "rpcl"."progress_4242")) RETURNING 1) ' +
+        `WHERE "order" IS NOT NULL AND (("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'frontier'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'frontier')) OR ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'upper'))) RETURNING 1) ` +
         'SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ' +
         'EXISTS (SELECT 1 FROM taken WHERE "order" IS NULL) AS truncated',
     );
   });
 
-  it('copies the next rows in key order after the frontier and moves it to the last of them', () => {
+  it('copies the next rows in key order after the frontier, up to the upper bound, and moves the frontier to the last of them', () => {
     expect(copyChunk(facts(), 5000, false).sql).toBe(
       'WITH ins AS (INSERT INTO "rpcl"."copy_4242" ("order", "Line No", "note") ' +
         'SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines"""' +
-        ' WHERE ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242"), (SELECT "Line No" FROM "rpcl"."progress_4242"))' +
+        ` WHERE ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'frontier'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'frontier')) AND ("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'upper'))` +
         ' ORDER BY "order", "Line No" LIMIT 5000 RETURNING "order", "Line No"), ' +
         'last AS (SELECT "order", "Line No" FROM ins ORDER BY "order" DESC, "Line No" DESC LIMIT 1), ' +
         'moved AS (UPDATE "rpcl"."progress_4242" p SET "order" = last."order", "Line No" = last."Line No", ' +
-        'rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last RETURNING 1) ' +
+        `rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last WHERE p.kind = 'frontier' RETURNING 1) ` +
         'SELECT (SELECT count(*) FROM ins)::int8 AS rows',
     );
   });
 
   it('starts from the smallest key, compares a one-column key without a row, and marks the end', () => {
     const first = copyChunk(single(), 500.7, true).sql;
-    expect(first).toContain('SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines""" ORDER BY "order" LIMIT 500 RETURNING "order")');
-    expect(takeChunkLogBatch(single()).sql).toContain('WHERE "order" IS NOT NULL AND "order" <= (SELECT "order" FROM "rpcl"."progress_4242") RETURNING 1');
-    expect(copyChunk(single(), 10, false).sql).toContain(' WHERE "order" > (SELECT "order" FROM "rpcl"."progress_4242") ORDER BY "order" LIMIT 10 ');
-    expect(markCopyComplete(single()).sql).toBe('UPDATE "rpcl"."progress_4242" SET complete = true');
+    expect(first).toContain(`SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines""" WHERE "order" <= (SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper') ORDER BY "order" LIMIT 500 RETURNING "order")`);
+    expect(takeChunkLogBatch(single()).sql).toContain(
+      `WHERE "order" IS NOT NULL AND ("order" <= (SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'frontier') OR "order" > (SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper')) RETURNING 1`,
+    );
+    expect(markCopyComplete(single()).sql).toBe(`UPDATE "rpcl"."progress_4242" SET complete = true WHERE kind = 'frontier'`);
   });
 
   it('copy_mode auto chooses chunks from 1 GiB on', () => {

@@ -295,9 +295,19 @@ export function renderBackgroundOutcomes(rt: Runtime): string[] {
   return lines;
 }
 
+/** The last background run of each long command of this config, for --json. */
+export function backgroundOutcomes(rt: Runtime) {
+  return ['repack_tables', 'prepare_repack']
+    .map((command) => readOutcome(rt.config.pidDir, command, rt.config.name))
+    .filter((o) => o !== null)
+    .map((o) => ({ command: o.command, config: o.config, pid: o.pid, started_at: o.startedAt, ended_at: o.endedAt, exit_code: o.exitCode, lines: o.lines }));
+}
+
 export async function statusCommand(rt: Runtime, json: boolean): Promise<number> {
   const rows = await collectStatus(rt);
-  const background = json ? [] : renderBackgroundOutcomes(rt);
-  process.stdout.write(`${json ? JSON.stringify(rows, null, 2) : [renderStatus(rows), ...background].join('\n')}\n`);
+  const out = json
+    ? JSON.stringify({ tables: rows, background_runs: backgroundOutcomes(rt) }, null, 2)
+    : [renderStatus(rows), ...renderBackgroundOutcomes(rt)].join('\n');
+  process.stdout.write(`${out}\n`);
   return ExitCode.ok;
 }

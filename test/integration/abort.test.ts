@@ -24,6 +24,7 @@ describe('abort_repack', () => {
     writeConfig(home, 'default', connectionConfig(db, [`tables = ["public.table_for_repack"]`, 'lock_timeout = "1s"']));
     const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:60000' } });
     await run.waitFor(/phase replay/);
+    expect(run.output()).toMatch(/\[seed\] 1 table selected, largest estimated bloat first/);
     const other = makeHome();
     writeConfig(other, 'default', connectionConfig(db, [`tables = ["public.table_for_repack"]`]));
     const abort = await runCli(['abort_repack'], { home: other });
@@ -44,7 +45,7 @@ describe('abort_repack', () => {
     const abort = await runCli(['abort_repack'], { home });
     expect(abort.code).toBe(0);
     expect(abort.stdout).toMatch(/aborted the prepared copy of public\.table_for_repack; the table is as it was/);
-    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout) as { status: string; last_error: string }[];
+    const status = JSON.parse((await runCli(['status', '--json'], { home })).stdout).tables as { status: string; last_error: string }[];
     expect(status[0]!.status).toBe('aborted');
     expect(status[0]!.last_error).toBe('its kept copy was removed by abort_repack (or drop_schema); the table is as it was');
     expect(await tableOid(sql, 'table_for_repack')).toBe(oid);

@@ -198,7 +198,7 @@ describe('chunked copy', () => {
     expect(stopped.stderr).not.toMatch(/ERROR/);
     expect((await progressRow(oid))!.rows_copied).toBeGreaterThanOrEqual(2000);
     const status = await runCli(['status', '--json'], { home });
-    const row = (JSON.parse(status.stdout) as { table: string; status: string; phase: string; last_error: string }[])
+    const row = (JSON.parse(status.stdout).tables as { table: string; status: string; phase: string; last_error: string }[])
       .find((r) => r.table === 'public.table_for_repack')!;
     expect([row.status, row.phase]).toEqual(['stopped', 'copy']);
     expect(row.last_error).toMatch(/continues from where it stopped/);

@@ -70,6 +70,9 @@ describe('before detaching', () => {
     const status = await runCli(['status'], { home });
     expect(status.stdout).toMatch(new RegExp(`last background repack_tables of config default \\(pid ${pid}\\): exit 0 at \\d{4}-\\d\\d-\\d\\dT`));
     expect(status.stdout).toMatch(/^  seed public\.table_for_repack: done in/m);
+    const json = JSON.parse((await runCli(['status', '--json'], { home })).stdout);
+    expect(json.background_runs).toEqual([expect.objectContaining({ command: 'repack_tables', pid, exit_code: 0, lines: outcome.lines })]);
+    expect(json.tables).toEqual([expect.objectContaining({ table: 'public.table_for_repack', status: 'done' })]);
     expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
     expect(await rpclLeftovers(sql)).toEqual([]);
   });

@@ -123,7 +123,7 @@ describe('max_replica_lag with a streaming replica', () => {
         writeConfig(other, 'default', config(['max_replica_lag = 1']));
         const status = await runCli(['status', '--json'], { home: other });
         expect(status.code, status.stderr).toBe(0);
-        const row = (JSON.parse(status.stdout) as { table: string; status: string; phase: string; throttle: string | null }[])
+        const row = (JSON.parse(status.stdout).tables as { table: string; status: string; phase: string; throttle: string | null }[])
           .find((r) => r.table === 'public.table_for_repack');
         expect(row, status.stdout).toBeDefined();
         expect(row!.status).toBe('running');

@@ -29,7 +29,7 @@ describe('status', () => {
     const run = spawnCli(['repack_tables', '--debug'], { home: runner, env: { RPCL_TEST_PAUSE: 'replay:60000' } });
     await run.waitFor(/phase replay/);
     await new Promise((r) => setTimeout(r, 300));
-    const live = JSON.parse((await runCli(['status', '--json'], { home: observer })).stdout);
+    const live = JSON.parse((await runCli(['status', '--json'], { home: observer })).stdout).tables;
     expect(live).toEqual([
       expect.objectContaining({
         connection: 'seed', table: 'public.table_for_repack', status: 'running', live: true, phase: 'replay',
@@ -44,7 +44,7 @@ describe('status', () => {
     expect(dead.stdout).toMatch(/seed public\.table_for_repack: died \(its process is gone: the next repack_tables or abort_repack cleans it up\), phase replay/);
 
     expect((await runCli(['repack_tables'], { home: runner })).code).toBe(0);
-    const done = JSON.parse((await runCli(['status', '--json'], { home: observer })).stdout);
+    const done = JSON.parse((await runCli(['status', '--json'], { home: observer })).stdout).tables;
     expect(done).toEqual([expect.objectContaining({ status: 'done', live: false, phase: 'done', size_after: expect.any(Number) })]);
   });
 });
@@ -54,7 +54,7 @@ async function statusUntil(home: string, ok: (row: Record<string, unknown>) => b
   const start = Date.now();
   let last: unknown;
   while (Date.now() - start < timeoutMs) {
-    const rows = JSON.parse((await runCli(['status', '--json'], { home })).stdout);
+    const rows = JSON.parse((await runCli(['status', '--json'], { home })).stdout).tables;
     last = rows[0];
     if (last !== undefined && ok(last as Record<string, unknown>)) return last as Record<string, unknown>;
     await new Promise((r) => setTimeout(r, 100));
@@ -89,7 +89,7 @@ async function preparedCopyLifecycle(home: string): Promise<void> {
   expect(logged).toBeGreaterThan(1000);
 
   // Nothing replays it: the backlog is the log's, not the last one the prepare run wrote.
-  const prepared = JSON.parse((await runCli(['status', '--json'], { home })).stdout);
+  const prepared = JSON.parse((await runCli(['status', '--json'], { home })).stdout).tables;
   expect(prepared).toEqual([expect.objectContaining({ status: 'prepared', live: false, phase: 'prepared', backlog: logged, backlog_capped: false })]);
   expect((await runCli(['status'], { home })).stdout).toMatch(
     new RegExp(`^seed public\\.table_for_repack: prepared \\(capture logs every change: replay_data applies them, repack_tables swaps the copy, abort_repack removes it\\), phase prepared, backlog ${logged}, .*, elapsed \\d+ s, last replayed \\d+ s ago \\[`),
@@ -111,7 +111,7 @@ async function preparedCopyLifecycle(home: string): Promise<void> {
   }
 
   expect((await runCli(['abort_repack'], { home })).code).toBe(0);
-  const aborted = JSON.parse((await runCli(['status', '--json'], { home })).stdout);
+  const aborted = JSON.parse((await runCli(['status', '--json'], { home })).stdout).tables;
   expect(aborted).toEqual([expect.objectContaining({ status: 'aborted', live: false, phase: 'aborted' })]);
   const text = (await runCli(['status'], { home })).stdout;
   expect(text).toMatch(/^seed public\.table_for_repack: aborted: its kept copy was removed by abort_repack/);

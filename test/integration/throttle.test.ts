@@ -70,7 +70,7 @@ describe('pause_repack and resume_repack', () => {
     expect(await rowsCopied(oid)).toBe(held);
     // Capture goes on: the application's changes pile up in the log meanwhile.
     expect(Number((await sql.query(`SELECT count(*)::int8 AS n FROM rpcl.log_${oid}`)).rows[0].n)).toBeGreaterThan(logBefore);
-    const status = JSON.parse((await runCli(['status', '--json'], { home: other })).stdout) as { throttle: string | null; phase: string }[];
+    const status = JSON.parse((await runCli(['status', '--json'], { home: other })).stdout).tables as { throttle: string | null; phase: string }[];
     expect(status[0]!.phase).toBe('copy');
     expect(status[0]!.throttle).toMatch(/^paused on request/);
     expect((await runCli(['pause_repack'], { home: other })).stdout).toMatch(/no running rpcl run of config default: nothing to pause/);

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
-import { displayQualified } from '../db/ident.js';
+import { displayQualified, quoteQualified } from '../db/ident.js';
 import { ExitCode } from '../errors.js';
 import { cleanupOptionsFor } from '../execute/cleanup.js';
 import { defaultEngineOptions } from '../execute/context.js';
@@ -114,10 +114,10 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
     swapBudget,
   );
   phase('after', 'after the swap (writers not blocked)', [
-    ...foreignKeys.filter((f) => f.validated).map((f) => validateForeignKey(displayQualified(f.table), f.name)),
+    ...foreignKeys.filter((f) => f.validated).map((f) => validateForeignKey(quoteQualified(f.table), f.name)),
     dropOldTable(facts.oid), dropWorkObjects(facts.oid),
     ...(conn.analyzeTables
-      ? [{ description: 'ANALYZE', sql: `ANALYZE ${displayQualified(facts)}`, locks: [{ table: tableRef(facts), level: 'SHARE UPDATE EXCLUSIVE' as const }] }]
+      ? [{ description: 'ANALYZE', sql: `ANALYZE ${tableRef(facts)}`, locks: [{ table: tableRef(facts), level: 'SHARE UPDATE EXCLUSIVE' as const }] }]
       : []),
   ], afterBudget);
   return out;

@@ -4,7 +4,8 @@ import { DETACHED_ENV, writeOutcome } from './outcome-file.js';
 import { summaryLines } from './summary.js';
 import { sendReport } from '../report/email.js';
 import type { TableOutcome } from '../report/events.js';
-import type { Runtime } from './runtime.js';
+import { secretsOf, type Runtime } from './runtime.js';
+import { redact } from '../report/logger.js';
 
 /**
  * Runs a repack command and, when [notifier] enable_email is on, mails its report, also when
@@ -43,7 +44,7 @@ export async function reported(
     try {
       writeOutcome(rt.config.pidDir, {
         command, config: rt.config.name, pid: process.pid, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(),
-        exitCode: code, lines,
+        exitCode: code, lines: lines.map((l) => redact(l, secretsOf(rt.config))),
       });
     } catch (err) {
       rt.log.error(`could not record the outcome for status: ${(err as Error).message}`);

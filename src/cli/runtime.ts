@@ -97,7 +97,7 @@ export function selectConnections(config: Config, name: string | undefined): Con
   return [found];
 }
 
-function secretsOf(config: Config): string[] {
+export function secretsOf(config: Config): string[] {
   const secrets = config.connections.map((c) => c.password ?? '');
   secrets.push(config.notifier.email?.smtpPassword ?? '');
   if (process.env.PGPASSWORD) secrets.push(process.env.PGPASSWORD);

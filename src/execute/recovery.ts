@@ -98,7 +98,8 @@ export async function recoverDeadRuns(
       await client.query(
         `UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET status = $2, phase = $3, ended_at = clock_timestamp(),
            last_error = CASE WHEN status = 'running' THEN coalesce(last_error, $4) ELSE $4 END
-         WHERE table_oid = $1::oid AND status IN ('running', 'prepared', 'stopped')`,
+         WHERE run_id = (SELECT max(run_id) FROM ${quoteIdent(HELPER_SCHEMA)}.runs WHERE table_oid = $1::oid)
+           AND status IN ('running', 'prepared', 'stopped')`,
         [trace.oid, outcome === 'completed' ? 'done' : 'aborted', outcome === 'completed' ? 'done' : outcome === 'aborted' ? 'aborted' : 'failed', why],
       );
       result.push({ oid: trace.oid, outcome, removed, table: trace.table, chunked: trace.chunked });

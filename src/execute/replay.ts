@@ -147,10 +147,11 @@ export async function catchUp(run: TableRun, state: CatchUp): Promise<void> {
   const checkMs = run.conn.checkTimeSeconds * 1000;
   let lastCheck = 0;
   let backlogAtLastCheck = 0;
-  const since = Date.now();
+  // Time held back by the throttle (a pause, a WAL or lag limit) is not replay falling behind.
+  let since = Date.now();
   for (;;) {
     if (run.stopRequested()) throw new StopRequestedError();
-    await state.throttle.between();
+    since += await state.throttle.between();
     const batch = await replayOnce(run);
     state.throttle.worked(batch.ms);
     if (batch.logRows > 0) state.estimator.recordBatch(batch.logRows, batch.ms);

@@ -59,7 +59,8 @@ export async function updateRun(control: pg.Client, runId: number, u: RunUpdate)
     sets.push(`${column} = $${params.length}`);
   }
   if (u.phase !== undefined) sets.push('phase_started_at = clock_timestamp()');
-  if (u.ended) sets.push('ended_at = clock_timestamp()');
+  // An ended run is held back by nothing, and a pause asked of it must not reach its successor.
+  if (u.ended) sets.push('ended_at = clock_timestamp()', 'throttle = NULL', 'pause_requested = false');
   if (sets.length === 0) return;
   await control.query(`UPDATE rpcl.runs SET ${sets.join(', ')} WHERE run_id = $1`, params);
 }
@@ -105,7 +106,7 @@ export async function findKept(control: pg.Client, oid: number): Promise<KeptRun
   if (r.status !== 'prepared' && !(r.chunked && ['running', 'stopped'].includes(r.status))) return null;
   let copyComplete = !r.chunked;
   if (r.chunked) {
-    const p = await control.query<{ complete: boolean }>(`SELECT complete FROM ${helperName(workNames.progressTable(oid))} WHERE kind = 'frontier'`);
+    const p = await control.query<{ complete: boolean }>(`SELECT rpcl_complete AS complete FROM ${helperName(workNames.progressTable(oid))} WHERE rpcl_kind = 'frontier'`);
     if (p.rows[0] === undefined) return null;
     copyComplete = p.rows[0].complete;
   }
@@ -118,7 +119,8 @@ export async function findKept(control: pg.Client, oid: number): Promise<KeptRun
 /** A prepared run is taken over by this process. */
 export async function resumeRun(control: pg.Client, runId: number): Promise<void> {
   await control.query(
-    `UPDATE rpcl.runs SET status = 'running', runner_pid = $2, runner_host = $3, runner_backend_pid = pg_backend_pid()
+    `UPDATE rpcl.runs SET status = 'running', runner_pid = $2, runner_host = $3, runner_backend_pid = pg_backend_pid(),
+       pause_requested = false, throttle = NULL
      WHERE run_id = $1`,
     [runId, process.pid, hostname()],
   );

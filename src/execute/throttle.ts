@@ -57,8 +57,14 @@ export class Throttle {
     this.lastWorkMs = ms;
   }
 
-  /** Waits until every limit allows the next unit of work. */
-  async between(): Promise<void> {
+  /** Waits until every limit allows the next unit of work; returns how long it waited (ms). */
+  async between(): Promise<number> {
+    const started = Date.now();
+    await this.waitForLimits();
+    return Date.now() - started;
+  }
+
+  private async waitForLimits(): Promise<void> {
     const ratio = this.limits.sleepRatio;
     if (ratio > 0 && this.lastWorkMs > 0) await this.sleepPolling(this.lastWorkMs * ratio);
     this.lastWorkMs = 0;

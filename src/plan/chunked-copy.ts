@@ -58,11 +58,12 @@ function keyTuple(facts: TableFacts, alias = ''): string {
  * parameters compared with the key is an index condition; a row subquery would not be.
  */
 function boundTuple(facts: TableFacts, kind: 'frontier' | 'upper'): string {
-  const cols = keyColumns(facts).map((c) => `(SELECT ${quoteIdent(c.name)} FROM ${progressRef(facts)} WHERE kind = '${kind}')`);
+  const cols = keyColumns(facts).map((c) => `(SELECT ${quoteIdent(c.name)} FROM ${progressRef(facts)} WHERE rpcl_kind = '${kind}')`);
   return cols.length === 1 ? cols[0]! : `(${cols.join(', ')})`;
 }
 
 /**
+ * rpcl's own columns are prefixed, as the log's rpcl_id is: the key's columns sit beside them.
  * Two rows: the frontier (key columns NULL until the first chunk, with rows copied and whether
  * the copy is complete) and the upper bound. Created once the copy's indexes exist: a progress
  * table means the copy can be continued. An empty table's copy is complete at once.
@@ -75,17 +76,17 @@ export function createProgressTable(facts: TableFacts): Step[] {
     {
       description: 'create the chunked copy progress table',
       sql:
-        `CREATE TABLE ${t} (kind text PRIMARY KEY, ${keyDecl.join(', ')}, rows_copied int8 NOT NULL DEFAULT 0, ` +
-        `chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)`,
+        `CREATE TABLE ${t} (rpcl_kind text PRIMARY KEY, ${keyDecl.join(', ')}, rpcl_rows_copied int8 NOT NULL DEFAULT 0, ` +
+        `rpcl_chunks int8 NOT NULL DEFAULT 0, rpcl_complete boolean NOT NULL DEFAULT false)`,
     },
-    { description: 'the copy is ready for its first chunk', sql: `INSERT INTO ${t} (kind) VALUES ('frontier')` },
+    { description: 'the copy is ready for its first chunk', sql: `INSERT INTO ${t} (rpcl_kind) VALUES ('frontier')` },
     {
       description: 'the upper bound: the highest key now (later rows above it reach the copy through the log)',
-      sql: `INSERT INTO ${t} (kind, ${keys}) SELECT 'upper', ${keys} FROM ONLY ${tableRef(facts)} ORDER BY ${keys.split(', ').map((k) => `${k} DESC`).join(', ')} LIMIT 1`,
+      sql: `INSERT INTO ${t} (rpcl_kind, ${keys}) SELECT 'upper', ${keys} FROM ONLY ${tableRef(facts)} ORDER BY ${keyColumns(facts).map((c) => `${quoteIdent(c.name)} DESC`).join(', ')} LIMIT 1`,
     },
     {
       description: 'an empty table needs no chunk',
-      sql: `UPDATE ${t} SET complete = true WHERE kind = 'frontier' AND NOT EXISTS (SELECT 1 FROM ${t} WHERE kind = 'upper')`,
+      sql: `UPDATE ${t} SET rpcl_complete = true WHERE rpcl_kind = 'frontier' AND NOT EXISTS (SELECT 1 FROM ${t} WHERE rpcl_kind = 'upper')`,
     },
   ];
 }
@@ -96,8 +97,8 @@ export function readProgress(facts: TableFacts): Step {
   return {
     description: 'read the chunked copy progress',
     sql:
-      `SELECT rows_copied, chunks, complete, CASE WHEN ${keys[0]} IS NULL THEN NULL ELSE ROW(${keys.join(', ')})::text END AS frontier ` +
-      `FROM ${progressRef(facts)} WHERE kind = 'frontier'`,
+      `SELECT rpcl_rows_copied AS rows_copied, rpcl_chunks AS chunks, rpcl_complete AS complete, CASE WHEN ${keys[0]} IS NULL THEN NULL ELSE ROW(${keys.join(', ')})::text END AS frontier ` +
+      `FROM ${progressRef(facts)} WHERE rpcl_kind = 'frontier'`,
   };
 }
 
@@ -132,12 +133,12 @@ export function copyChunk(facts: TableFacts, rows: number, first: boolean): Step
       `SELECT ${cols} FROM ONLY ${tableRef(facts)} WHERE ${range} ORDER BY ${order} LIMIT ${Math.trunc(rows)} RETURNING ${order}), ` +
       `last AS (SELECT ${order} FROM ins ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT 1), ` +
       `moved AS (UPDATE ${progressRef(facts)} p SET ${keys.map((k) => `${k} = last.${k}`).join(', ')}, ` +
-      `rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last WHERE p.kind = 'frontier' RETURNING 1) ` +
+      `rpcl_rows_copied = p.rpcl_rows_copied + (SELECT count(*) FROM ins), rpcl_chunks = p.rpcl_chunks + 1 FROM last WHERE p.rpcl_kind = 'frontier' RETURNING 1) ` +
       `SELECT (SELECT count(*) FROM ins)::int8 AS rows`,
   };
 }
 
 /** A chunk found fewer rows than it asked for: every row is in the copy. */
 export function markCopyComplete(facts: TableFacts): Step {
-  return { description: 'the chunked copy is complete', sql: `UPDATE ${progressRef(facts)} SET complete = true WHERE kind = 'frontier'` };
+  return { description: 'the chunked copy is complete', sql: `UPDATE ${progressRef(facts)} SET rpcl_complete = true WHERE rpcl_kind = 'frontier'` };
 }

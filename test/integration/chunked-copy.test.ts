@@ -58,7 +58,7 @@ async function application(seed: number) {
 async function progressRow(oid: number): Promise<{ rows_copied: number; complete: boolean } | null> {
   const { rows } = await sql.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`rpcl.progress_${oid}`]);
   if (!rows[0].present) return null;
-  const p = await sql.query(`SELECT rows_copied::int8 AS rows_copied, complete FROM rpcl.progress_${oid} WHERE kind = 'frontier'`);
+  const p = await sql.query(`SELECT rpcl_rows_copied::int8 AS rows_copied, rpcl_complete AS complete FROM rpcl.progress_${oid} WHERE rpcl_kind = 'frontier'`);
   return { rows_copied: Number(p.rows[0].rows_copied), complete: p.rows[0].complete };
 }
 

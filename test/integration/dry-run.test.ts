@@ -56,7 +56,7 @@ describe('--dry-run', () => {
       '     ACCESS EXCLUSIVE        swap: waits up to lock_timeout 2000 ms, then held for the final catch-up (tried only when predicted under 100 ms) and the renames, statement_timeout 5000 ms; 4 attempts',
       '     SHARE UPDATE EXCLUSIVE  after the swap, ANALYZE: waits up to lock_timeout 2000 ms, 10 tries; reads and writes go on',
       "     ACCESS EXCLUSIVE        only when the run's work is removed (failure, stop, abort_repack), to drop the capture triggers: waits up to lock_timeout 2000 ms, 10 tries",
-      '   other locks      swap: ACCESS EXCLUSIVE on "public"."view_on_repack", "public"."table_with_fk"; after the swap: SHARE UPDATE EXCLUSIVE on public.table_with_fk',
+      '   other locks      swap: ACCESS EXCLUSIVE on "public"."view_on_repack", "public"."table_with_fk"; after the swap: SHARE UPDATE EXCLUSIVE on "public"."table_with_fk"',
       '   phases           capture > copy > indexes > replay > swap > after the swap',
     ].join('\n'));
     // Then the SQL, as before.

@@ -87,7 +87,7 @@ async function writer() {
 async function rowsCopied(oid: number): Promise<number | null> {
   const { rows } = await sql.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`rpcl.progress_${oid}`]);
   if (!rows[0].present) return null;
-  return Number((await sql.query(`SELECT rows_copied::int8 AS n FROM rpcl.progress_${oid} WHERE kind = 'frontier'`)).rows[0].n);
+  return Number((await sql.query(`SELECT rpcl_rows_copied::int8 AS n FROM rpcl.progress_${oid} WHERE rpcl_kind = 'frontier'`)).rows[0].n);
 }
 
 describe('max_replica_lag with a streaming replica', () => {

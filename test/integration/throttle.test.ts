@@ -26,7 +26,7 @@ function config(extra: string[], on: TestDatabase = db): string {
 }
 
 const rowsCopied = async (oid: number) =>
-  Number((await sql.query(`SELECT rows_copied::int8 AS n FROM rpcl.progress_${oid} WHERE kind = 'frontier'`)).rows[0].n);
+  Number((await sql.query(`SELECT rpcl_rows_copied::int8 AS n FROM rpcl.progress_${oid} WHERE rpcl_kind = 'frontier'`)).rows[0].n);
 
 /** What rpcl's sessions hold right now: open transactions and locks on the table. */
 async function rpclHolds(oid: number): Promise<{ transactions: number; tableLocks: number }> {
@@ -51,8 +51,8 @@ describe('pause_repack and resume_repack', () => {
     const other = makeHome();
     writeConfig(other, 'default', config(['chunk_time = 0.3', 'sleep_ratio = 2']));
     workload.start();
-    // 100 ms in each chunk and twice as long between chunks: the copy lasts seconds.
-    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:100' } });
+    // 200 ms in each chunk and twice as long between chunks: the copy lasts seconds.
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:200' } });
     await run.waitFor(/phase copy: in chunks/);
     await new Promise((r) => setTimeout(r, 200));
 
@@ -84,6 +84,28 @@ describe('pause_repack and resume_repack', () => {
     expect(result.stderr.lastIndexOf('throttled by sleep_ratio')).toBeGreaterThan(result.stderr.indexOf('throttled by paused on request'));
     expect(result.code).toBe(0);
     expect(stats.unexpected).toEqual([]);
+    expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+});
+
+describe('a pause and a stop', () => {
+  it('a pause asked of a run that then stopped does not hold the run that continues its chunked copy', async () => {
+    await loadSeed(sql, 20000);
+    const oid = await tableOid(sql, 'table_for_repack');
+    const home = makeHome();
+    writeConfig(home, 'default', config(['chunk_time = 0.3', 'sleep_ratio = 2']));
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:200' } });
+    await run.waitFor(/phase copy: in chunks/);
+    expect((await runCli(['pause_repack'], { home })).stdout).toMatch(/pause requested/);
+    await run.waitFor(/throttled by paused on request/);
+    run.kill('SIGTERM');
+    expect((await run.done).code).toBe(130);
+    const next = await runCli(['repack_tables', '--debug'], { home });
+    expect(next.stderr).toMatch(/continuing the chunked copy after key/);
+    expect(next.stderr).not.toMatch(/paused on request/);
+    expect(next.code).toBe(0);
     expect(await tableOid(sql, 'table_for_repack')).not.toBe(oid);
     expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
     expect(await rpclLeftovers(sql)).toEqual([]);

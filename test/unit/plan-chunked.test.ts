@@ -9,13 +9,13 @@ const single = () => facts({ key: { kind: 'primary', indexName: 'pk', columns: [
 describe('chunked copy', () => {
   it('keeps the frontier and the upper bound in a table of the key columns, written once the copy is ready', () => {
     expect(createProgressTable(facts()).map((s) => s.sql)).toEqual([
-      'CREATE TABLE "rpcl"."progress_4242" (kind text PRIMARY KEY, "order" integer, "Line No" integer, rows_copied int8 NOT NULL DEFAULT 0, chunks int8 NOT NULL DEFAULT 0, complete boolean NOT NULL DEFAULT false)',
-      `INSERT INTO "rpcl"."progress_4242" (kind) VALUES ('frontier')`,
-      `INSERT INTO "rpcl"."progress_4242" (kind, "order", "Line No") SELECT 'upper', "order", "Line No" FROM ONLY "Sales"."Order ""Lines""" ORDER BY "order" DESC, "Line No" DESC LIMIT 1`,
-      `UPDATE "rpcl"."progress_4242" SET complete = true WHERE kind = 'frontier' AND NOT EXISTS (SELECT 1 FROM "rpcl"."progress_4242" WHERE kind = 'upper')`,
+      'CREATE TABLE "rpcl"."progress_4242" (rpcl_kind text PRIMARY KEY, "order" integer, "Line No" integer, rpcl_rows_copied int8 NOT NULL DEFAULT 0, rpcl_chunks int8 NOT NULL DEFAULT 0, rpcl_complete boolean NOT NULL DEFAULT false)',
+      `INSERT INTO "rpcl"."progress_4242" (rpcl_kind) VALUES ('frontier')`,
+      `INSERT INTO "rpcl"."progress_4242" (rpcl_kind, "order", "Line No") SELECT 'upper', "order", "Line No" FROM ONLY "Sales"."Order ""Lines""" ORDER BY "order" DESC, "Line No" DESC LIMIT 1`,
+      `UPDATE "rpcl"."progress_4242" SET rpcl_complete = true WHERE rpcl_kind = 'frontier' AND NOT EXISTS (SELECT 1 FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper')`,
     ]);
     expect(readProgress(facts()).sql).toBe(
-      `SELECT rows_copied, chunks, complete, CASE WHEN "order" IS NULL THEN NULL ELSE ROW("order", "Line No")::text END AS frontier FROM "rpcl"."progress_4242" WHERE kind = 'frontier'`,
+      `SELECT rpcl_rows_copied AS rows_copied, rpcl_chunks AS chunks, rpcl_complete AS complete, CASE WHEN "order" IS NULL THEN NULL ELSE ROW("order", "Line No")::text END AS frontier FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'frontier'`,
     );
   });
 
@@ -23,7 +23,7 @@ describe('chunked copy', () => {
     expect(takeChunkLogBatch(facts()).sql).toBe(
       'WITH taken AS (DELETE FROM "rpcl"."log_4242" RETURNING "order", "Line No"), ' +
         'touched AS (INSERT INTO pg_temp."rpcl_batch_4242" ("order", "Line No") SELECT DISTINCT "order", "Line No" FROM taken ' +
-        `WHERE "order" IS NOT NULL AND (("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'frontier'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'frontier')) OR ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'upper'))) RETURNING 1) ` +
+        `WHERE "order" IS NOT NULL AND (("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'frontier'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'frontier')) OR ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper'))) RETURNING 1) ` +
         'SELECT (SELECT count(*) FROM taken)::int8 AS log_rows, (SELECT count(*) FROM touched)::int8 AS keys, ' +
         'EXISTS (SELECT 1 FROM taken WHERE "order" IS NULL) AS truncated',
     );
@@ -33,22 +33,22 @@ describe('chunked copy', () => {
     expect(copyChunk(facts(), 5000, false).sql).toBe(
       'WITH ins AS (INSERT INTO "rpcl"."copy_4242" ("order", "Line No", "note") ' +
         'SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines"""' +
-        ` WHERE ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'frontier'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'frontier')) AND ("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE kind = 'upper'))` +
+        ` WHERE ("order", "Line No") > ((SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'frontier'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'frontier')) AND ("order", "Line No") <= ((SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper'), (SELECT "Line No" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper'))` +
         ' ORDER BY "order", "Line No" LIMIT 5000 RETURNING "order", "Line No"), ' +
         'last AS (SELECT "order", "Line No" FROM ins ORDER BY "order" DESC, "Line No" DESC LIMIT 1), ' +
         'moved AS (UPDATE "rpcl"."progress_4242" p SET "order" = last."order", "Line No" = last."Line No", ' +
-        `rows_copied = p.rows_copied + (SELECT count(*) FROM ins), chunks = p.chunks + 1 FROM last WHERE p.kind = 'frontier' RETURNING 1) ` +
+        `rpcl_rows_copied = p.rpcl_rows_copied + (SELECT count(*) FROM ins), rpcl_chunks = p.rpcl_chunks + 1 FROM last WHERE p.rpcl_kind = 'frontier' RETURNING 1) ` +
         'SELECT (SELECT count(*) FROM ins)::int8 AS rows',
     );
   });
 
   it('starts from the smallest key, compares a one-column key without a row, and marks the end', () => {
     const first = copyChunk(single(), 500.7, true).sql;
-    expect(first).toContain(`SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines""" WHERE "order" <= (SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper') ORDER BY "order" LIMIT 500 RETURNING "order")`);
+    expect(first).toContain(`SELECT "order", "Line No", "note" FROM ONLY "Sales"."Order ""Lines""" WHERE "order" <= (SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper') ORDER BY "order" LIMIT 500 RETURNING "order")`);
     expect(takeChunkLogBatch(single()).sql).toContain(
-      `WHERE "order" IS NOT NULL AND ("order" <= (SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'frontier') OR "order" > (SELECT "order" FROM "rpcl"."progress_4242" WHERE kind = 'upper')) RETURNING 1`,
+      `WHERE "order" IS NOT NULL AND ("order" <= (SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'frontier') OR "order" > (SELECT "order" FROM "rpcl"."progress_4242" WHERE rpcl_kind = 'upper')) RETURNING 1`,
     );
-    expect(markCopyComplete(single()).sql).toBe(`UPDATE "rpcl"."progress_4242" SET complete = true WHERE kind = 'frontier'`);
+    expect(markCopyComplete(single()).sql).toBe(`UPDATE "rpcl"."progress_4242" SET rpcl_complete = true WHERE rpcl_kind = 'frontier'`);
   });
 
   it('copy_mode auto chooses chunks from 1 GiB on', () => {

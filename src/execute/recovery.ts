@@ -47,9 +47,12 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
      SELECT names.oid, bool_or(names.swapped) AS swapped, bool_or(names.chunked) AS chunked,
             bool_or(names.chunked) OR coalesce((SELECT r.status = 'prepared' FROM ${quoteIdent(HELPER_SCHEMA)}.runs r
                       WHERE r.table_oid = names.oid::oid ORDER BY r.run_id DESC LIMIT 1), false) AS prepared,
-            (SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname)
-             FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
-             WHERE c.oid = names.oid::oid AND ns.nspname <> $1) AS tbl
+            coalesce((SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname)
+                      FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+                      WHERE c.oid = names.oid::oid AND ns.nspname <> $1),
+                     -- After a swap the OID is the old table's: the name its run recorded.
+                     (SELECT quote_ident(r.schema_name) || '.' || quote_ident(r.table_name) FROM ${quoteIdent(HELPER_SCHEMA)}.runs r
+                      WHERE r.table_oid = names.oid::oid ORDER BY r.run_id DESC LIMIT 1)) AS tbl
      FROM names WHERE names.oid IS NOT NULL GROUP BY names.oid ORDER BY names.oid::int8`,
     [HELPER_SCHEMA],
   );
@@ -60,7 +63,7 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
 /** One line for a listing of what would be removed. */
 export function describeTrace(t: RunTrace): string {
   const table = t.table ?? `table OID ${t.oid} (dropped)`;
-  if (t.swapped) return `the old table and work objects of a finished swap (table OID ${t.oid})`;
+  if (t.swapped) return `the old table and work objects of a finished swap of ${table}`;
   if (t.prepared) return `the ${t.chunked ? 'kept chunked' : 'prepared'} copy of ${table}, its change log and capture trigger`;
   return `the half-done copy of ${table}, its change log and capture trigger (unless a live run holds it)`;
 }
@@ -143,7 +146,7 @@ export function describeRecovery(r: Recovery): string {
       'with the config that started it; `rpcl status` shows which), then run abort_repack again';
   }
   const what =
-    r.outcome === 'completed' ? `completed a run that died after its swap (table OID ${r.oid})` :
+    r.outcome === 'completed' ? `completed a run that died after its swap on ${r.table ?? `table OID ${r.oid}`}` :
     r.outcome === 'aborted' ? `aborted the ${r.chunked ? 'kept chunked' : 'prepared'} copy of ${r.table ?? `table OID ${r.oid}`}; the table is as it was` :
     `cleaned up a run that died before its swap on ${r.table ?? `table OID ${r.oid}`}; the table is as it was`;
   return `${what}: removed ${r.removed.join(', ') || 'nothing'}`;

@@ -161,8 +161,6 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         const message = err instanceof Error ? err.message : String(err);
         const stopped = err instanceof StopRequestedError || opts.stopRequested();
         await work.query('ROLLBACK').catch(() => undefined);
-        // A chunked copy is right as of its last commit: a stop or a lost connection keeps it
-        // (capture stays on) for the next run to continue. Any other failure removes it.
         // The swap never got its locks: the copy is complete and in sync, the expensive part
         // is done. It stays prepared for a later repack_tables (or replay_data) to finish.
         if (err instanceof SwapBlockedError && !stopped) {
@@ -170,24 +168,29 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
           await updateRun(control, runId, { status: 'prepared', phase: 'prepared', lastError: reason }).catch(() => undefined);
           return outcome('failed', { reason, sizeBefore: facts.totalBytes });
         }
+        // A chunked copy is right as of its last commit: a stop or a lost connection keeps it
+        // (capture stays on) for the next run to continue. Any other failure removes it.
         if (run.keepsWork && (stopped || isConnectionLoss(err))) {
           const reason = `${stopped ? 'stopped on request' : message}; ${KEPT_NEXT}`;
           await updateRun(control, runId, { status: 'stopped', lastError: reason, ended: true }).catch(() => undefined);
           return outcome(stopped ? 'stopped' : 'failed', { reason, sizeBefore: facts.totalBytes });
         }
         emit({ type: 'phase', ref, phase: 'cleanup', detail: 'the run failed: removing its work objects' });
+        // The cleanup's own result goes with the outcome, so the terminal and the email say it.
+        let cleanup = '';
         try {
-          await removeWorkObjects(control, facts.oid, cleanupOptions(opts.conn, opts.log, ref));
+          const removed = await removeWorkObjects(control, facts.oid, cleanupOptions(opts.conn, opts.log, ref));
+          cleanup = removed.length > 0 ? `; cleaned up: removed ${removed.length} work objects, the table is as it was` : '';
         } catch (cleanupErr) {
-          opts.log.error(
-            `could not remove every work object (${(cleanupErr as Error).message}); ` +
-              'run rpcl abort_repack or drop_schema to finish the cleanup',
-            { connection: ref.connection, table: ref.table },
-          );
+          const why = (cleanupErr as Error).message;
+          cleanup = `; the cleanup is incomplete (${why}): run rpcl abort_repack or drop_schema to finish it`;
+          opts.log.error(`could not remove every work object (${why}); run rpcl abort_repack or drop_schema to finish the cleanup`, {
+            connection: ref.connection, table: ref.table,
+          });
         }
         const status = stopped ? 'stopped' : 'failed';
         await updateRun(control, runId, { phase: status, status, lastError: message, ended: true }).catch(() => undefined);
-        return outcome(status, { reason: status === 'stopped' ? new StopRequestedError().message : message, sizeBefore: facts.totalBytes });
+        return outcome(status, { reason: `${status === 'stopped' ? new StopRequestedError().message : message}${cleanup}`, sizeBefore: facts.totalBytes });
       } finally {
         clearInterval(stopWatch);
       }

@@ -84,6 +84,8 @@ describe('guards', () => {
     await workload.stop();
     await Promise.all(writers.map((w) => w.end()));
     expect(run.stderr).toMatch(/failed: replay could not catch up within 3 s: changes arrive at \d+ rows\/s and replay drains \d+ rows\/s/);
+    // What the cleanup did is on the terminal too, not only in the log.
+    expect(run.stdout).toMatch(/seed public\.table_for_repack: failed: replay could not catch up .*; cleaned up: removed \d+ work objects, the table is as it was/);
     expect(run.code).toBe(6);
     expect(await tableOid(sql, 'table_for_repack')).toBe(oid);
     expect(await rpclLeftovers(sql)).toEqual([]);

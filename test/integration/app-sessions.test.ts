@@ -82,16 +82,18 @@ function lastLines(text: string, n = 40): string {
 }
 
 describe('repack_tables with the application running', () => {
-  for (const lockTimeout of ['200ms', null] as const) {
+  for (const [lockTimeout, copyMode] of [['200ms', 'snapshot'], [null, 'snapshot'], ['200ms', 'chunked']] as const) {
     const lockTimeoutMs = lockTimeout === null ? DEFAULTS.lockTimeoutMs : 200;
-    it(`no application error, writers' worst stall <= lock_timeout + 100 ms (lock_timeout ${lockTimeout ?? `default, ${lockTimeoutMs} ms`})`, async () => {
+    it(`no application error, writers' worst stall <= lock_timeout + 100 ms (lock_timeout ${lockTimeout ?? `default, ${lockTimeoutMs} ms`}, ${copyMode} copy)`, async () => {
       await loadSeed(sql, ROWS);
       await AppSessions.prepareChildRows(sql);
       const home = makeHome();
       // The report legitimately fails the attempts it overlaps, and a swap that must take the child
       // table's lock after the table's (child inserts lock them in the other order) may fail an
       // attempt when a child insert queued behind it: the run gets more than the default 5.
-      writeConfig(home, 'default', config([`swap_attempts = ${SWAP_ATTEMPTS}`, ...(lockTimeout === null ? [] : [`lock_timeout = "${lockTimeout}"`])]));
+      writeConfig(home, 'default', config([
+        `swap_attempts = ${SWAP_ATTEMPTS}`, `copy_mode = "${copyMode}"`, 'chunk_time = 0.1', ...(lockTimeout === null ? [] : [`lock_timeout = "${lockTimeout}"`]),
+      ]));
 
       const writers = await Promise.all([1, 2].map(() => sessionAs(db, 'writer')));
       const workload = new SeedWorkload(writers, 11);
@@ -109,7 +111,7 @@ describe('repack_tables with the application running', () => {
       const run: RunningCli = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: `replay:${REPLAY_PAUSE_MS}` } });
       let report: Promise<void> | undefined;
       const during = (async () => {
-        await run.waitFor(/copy snapshot taken/);
+        await run.waitFor(copyMode === 'chunked' ? /phase copy: in chunks/ : /copy snapshot taken/);
         await app.commitLongWriter();
         report = app.startReport(5);
       })().catch((err: Error) => err);

@@ -52,6 +52,8 @@ export function onStopSignals(rt: Runtime): StopSignal {
 /** replay_data: brings every prepared copy up to date, every check_time seconds, until stopped. */
 export async function replayLoop(rt: Runtime, stop: StopSignal): Promise<number> {
   rt.log.info('replaying into prepared copies until stopped (stop_replay, or Ctrl-C)');
+  // On the terminal too, whatever log_dest is: what it does and how it ends.
+  process.stdout.write(`replay_data: keeping the prepared copies of config ${rt.config.name} in sync until stopped (rpcl stop_replay, or Ctrl-C)\n`);
   while (!stop.stopped()) {
     for (const conn of rt.connections) {
       const log = rt.log.child({ connection: conn.name });
@@ -66,6 +68,7 @@ export async function replayLoop(rt: Runtime, stop: StopSignal): Promise<number>
     }
     await stop.wait(Math.min(...rt.connections.map((c) => c.checkTimeSeconds)) * 1000);
   }
+  process.stdout.write('replay_data: stopped; the prepared copies stay in sync through capture until repack_tables swaps them\n');
   return ExitCode.ok;
 }
 

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { makeHome, runCli, writeConfig } from '../support/cli.js';
+import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { runInPty } from '../support/pty.js';
@@ -56,6 +56,17 @@ describe('confirmation before removing', () => {
     expect(r.code).toBe(0);
     expect(await kept(oid)).toBe(0);
     expect((await sql.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'rpcl'`)).rows[0].n).toBe(0);
+  });
+
+  it('replay_data in the foreground says what it does and how it ended, whatever log_dest is', async () => {
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, []));
+    const run = spawnCli(['replay_data', '--foreground'], { home });
+    await run.waitFor(/replay_data: keeping the prepared copies of config default in sync until stopped \(rpcl stop_replay, or Ctrl-C\)/);
+    run.kill('SIGTERM');
+    const done = await run.done;
+    expect(done.stdout).toMatch(/replay_data: stopped; the prepared copies stay in sync through capture/);
+    expect(done.code).toBe(0);
   });
 
   it('without a terminal nobody is asked: create_schema and drop_schema say what they did', async () => {

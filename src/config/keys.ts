@@ -42,7 +42,9 @@ export const DEFAULTS = {
   swapAttempts: 5,
   catchupTimeoutSeconds: 3600,
   parallelSessions: 2,
-  copyMode: 'auto',
+  // Not auto yet: a chunked copy's indexes are filled row by row and come out far less dense
+  // (46% larger at 10M rows in the bench); chunked is for those who need short transactions.
+  copyMode: 'snapshot',
   chunkTimeSeconds: 0.5,
   sleepRatio: 0,
 } as const;

@@ -49,7 +49,7 @@ describe('--dry-run', () => {
     expect(summary).toMatch(new RegExp(`\\n   estimated bloat  ${size}, \\d+% of the heap \\(from statistics\\)\\n`));
     expect(summary).toMatch(new RegExp(`\\n   expected after   about ${size}\\n`));
     expect(summary).toMatch(new RegExp(`\\n   extra space      about ${size} during the run \\(the copy and its indexes\\)`));
-    expect(summary).toContain('\n   copy mode        snapshot (copy_mode auto: under 1.0 GB): one REPEATABLE READ transaction');
+    expect(summary).toContain('\n   copy mode        snapshot (copy_mode snapshot): one REPEATABLE READ transaction');
     expect(summary).toContain([
       "   locks on it      a wait is also the longest the application's queries on the table queue behind it",
       '     SHARE ROW EXCLUSIVE     capture, to create the triggers: waits up to lock_timeout 2000 ms, 4 tries with backoff; held for milliseconds',

@@ -49,7 +49,7 @@ const CONNECTION_DEFAULTS = {
   swapAttempts: 5,
   catchupTimeoutSeconds: 3600,
   parallelSessions: 2,
-  copyMode: 'auto',
+  copyMode: 'snapshot',
   chunkTimeSeconds: 0.5,
   sleepRatio: 0,
   maxWalRateMBps: null,

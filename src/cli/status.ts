@@ -17,6 +17,7 @@ import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import { quoteIdent } from '../db/ident.js';
 import { formatBytes, formatRate } from '../report/log-events.js';
 import type { Runtime } from './runtime.js';
+import { BACKLOG_CAP, backlogOf } from '../execute/replay.js';
 import { readOutcome } from './outcome-file.js';
 
 /**
@@ -72,8 +73,6 @@ export interface StatusRow {
   last_error: string | null;
 }
 
-/** The backlog is counted up to this many rows, as the run itself counts it (execute/replay.ts). */
-export const BACKLOG_CAP = 10_000_000;
 
 type Progress = Pick<StatusRow, 'phase' | 'rows_copied' | 'rows_estimate' | 'backlog' | 'change_rate' | 'replay_rate'> &
   Partial<Pick<StatusRow, 'copy_bytes' | 'copy_bytes_expected' | 'indexes_built' | 'indexes_total'>>;
@@ -133,10 +132,7 @@ async function liveFigures(client: pg.Client, oid: number, phase: string): Promi
   if (present.rows[0]?.log) {
     // During a snapshot copy this includes the log rows its snapshot will discard at commit.
     out.backlog = await readLive(async () => {
-      const { rows } = await client.query<{ n: string }>(
-        `SELECT count(*)::int8 AS n FROM (SELECT 1 FROM ${name(workNames.logTable(oid))} LIMIT ${BACKLOG_CAP}) s`,
-      );
-      const n = Number(rows[0]!.n);
+      const n = await backlogOf(client, oid);
       return { n, capped: n >= BACKLOG_CAP };
     });
   }

@@ -13,7 +13,7 @@ import { StopRequestedError, type TableRun } from './context.js';
 import { applyBatch, assertDefinitionUnchanged, recordNewStorage } from './replay.js';
 import { runStep, runSteps } from './steps.js';
 import { testPause } from './test-hooks.js';
-import { WAL_BURST_SECONDS, type Throttle } from './throttle.js';
+import { WAL_BURST_SECONDS, walPosition, type Throttle } from './throttle.js';
 
 export interface ChunkProgress {
   rowsCopied: number;
@@ -42,8 +42,7 @@ export async function copyInChunks(run: TableRun, throttle: Throttle): Promise<C
   // With max_wal_rate, one chunk writes at most the throttle's burst of WAL.
   const walBudget = run.conn.maxWalRateMBps === null ? null : run.conn.maxWalRateMBps * 1024 * 1024 * WAL_BURST_SECONDS;
   const sizer = new ChunkSizer(run.conn.chunkTimeSeconds * 1000, undefined, walBudget);
-  const walPosition = async () =>
-    walBudget === null ? 0 : Number((await work.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`)).rows[0]!.lsn);
+  const wal = async () => (walBudget === null ? 0 : walPosition(work));
   const estimate = Math.max(Math.round(facts.estimatedRows), progress.rowsCopied);
   let reported = 0;
   let checked = Date.now();
@@ -57,7 +56,7 @@ export async function copyInChunks(run: TableRun, throttle: Throttle): Promise<C
     }
     await throttle.between();
     const rows = sizer.next();
-    const walBefore = await walPosition();
+    const walBefore = await wal();
     const started = performance.now();
     await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {
@@ -73,7 +72,7 @@ export async function copyInChunks(run: TableRun, throttle: Throttle): Promise<C
     }
     const ms = performance.now() - started;
     progress = await chunkProgress(run);
-    sizer.record(rows, ms, (await walPosition()) - walBefore);
+    sizer.record(rows, ms, (await wal()) - walBefore);
     throttle.worked(ms);
     if (progress.complete || Date.now() - reported >= 1000) {
       reported = Date.now();

@@ -75,10 +75,13 @@ export async function recordNewStorage(client: pg.Client, run: TableRun): Promis
   await client.query(`UPDATE ${quoteIdent(HELPER_SCHEMA)}.runs SET relfilenode = $2 WHERE run_id = $1`, [run.runId, run.facts.relfilenode]);
 }
 
-/** Committed log rows not yet replayed (counted up to a cap: beyond it the exact figure does not matter). */
+/** Beyond this many log rows the exact backlog does not matter, and counting it costs. */
+export const BACKLOG_CAP = 10_000_000;
+
+/** Committed log rows not yet replayed, counted up to BACKLOG_CAP. */
 export async function backlogOf(client: pg.Client, oid: number): Promise<number> {
   const { rows } = await client.query<{ n: string }>(
-    `SELECT count(*)::int8 AS n FROM (SELECT 1 FROM ${helperName(workNames.logTable(oid))} LIMIT 10000000) s`,
+    `SELECT count(*)::int8 AS n FROM (SELECT 1 FROM ${helperName(workNames.logTable(oid))} LIMIT ${BACKLOG_CAP}) s`,
   );
   return Number(rows[0]!.n);
 }

@@ -111,9 +111,8 @@ export class Throttle {
    * would let a quiet spell be followed by a burst of several seconds' worth.
    */
   private async walDebt(control: pg.Client, limit: number): Promise<{ waitMs: number; rate: number }> {
-    const { rows } = await control.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`);
+    const lsn = await walPosition(control);
     const now = Date.now();
-    const lsn = Number(rows[0]!.lsn);
     const full = limit * WAL_BURST_SECONDS;
     const last = this.bucket ?? { at: now, lsn, tokens: full };
     const rate = now > last.at ? ((lsn - last.lsn) * 1000) / (now - last.at) : 0;
@@ -144,6 +143,12 @@ export class Throttle {
       await sleep(Math.min(POLL_MS, until - Date.now()));
     }
   }
+}
+
+/** The server's WAL position in bytes (everyone's writes). */
+export async function walPosition(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8 AS lsn`);
+  return Number(rows[0]!.lsn);
 }
 
 /** The largest replay lag of any replica connected to this server, in seconds (0: none). */

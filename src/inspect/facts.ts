@@ -124,6 +124,37 @@ export interface SequenceFact {
 }
 
 
+export interface RelationName {
+  oid: number;
+  schema: string;
+  name: string;
+}
+
+/** The table is a partition: where it sits, and what its swap must keep. */
+export interface PartitionFact {
+  parent: RelationName;
+  parentOwner: string;
+  /** DETACH and ATTACH are ALTER TABLE on the parent: they need its owner. */
+  canActAsParentOwner: boolean;
+  /** pg_get_expr(relpartbound): `FOR VALUES ...` or `DEFAULT`. */
+  bound: string;
+  /**
+   * pg_get_partition_constraintdef, read with search_path = pg_catalog (the parent's bounds
+   * included): a CHECK on the copy with this text lets ATTACH skip its scan. Null when the
+   * partition has no constraint (a default partition without siblings).
+   */
+  constraint: string | null;
+  isDefault: boolean;
+  /** The parent's default partition, when it is another one: ATTACH must prove it holds no row of the bound. */
+  defaultSibling: RelationName | null;
+  /** The parent, its parent, up to the root. */
+  ancestors: RelationName[];
+  /** Foreign keys declared on an ancestor: the partition holds clones of them. */
+  foreignKeysOfAncestors: { name: string; table: Omit<RelationName, 'oid'> }[];
+  /** Foreign keys that reference an ancestor: DETACH checks every referencing row against the partition. */
+  foreignKeysToAncestors: { name: string; table: Omit<RelationName, 'oid'> }[];
+}
+
 export interface TableFacts {
   oid: number;
   schema: string;
@@ -131,6 +162,8 @@ export interface TableFacts {
   relkind: string;
   persistence: 'p' | 'u' | 't';
   isPartition: boolean;
+  /** Set when isPartition. */
+  partition: PartitionFact | null;
   inheritsFrom: string[];
   inheritedBy: string[];
   owner: string;

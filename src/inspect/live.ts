@@ -77,7 +77,7 @@ export async function liveTriggers(client: pg.Client, oid: number): Promise<Live
     `SELECT t.tgname, pg_get_triggerdef(t.oid) AS def, t.tgenabled::text AS enabled, obj_description(t.oid, 'pg_trigger') AS comment,
             con.conname, obj_description(con.oid, 'pg_constraint') AS constraint_comment
      FROM pg_trigger t LEFT JOIN pg_constraint con ON con.oid = t.tgconstraint
-     WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'
+     WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'
      ORDER BY t.tgname`,
     [oid],
   );

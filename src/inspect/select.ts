@@ -73,24 +73,29 @@ export async function selectTables(
   tables: QualifiedName[],
 ): Promise<Selection> {
   const everything = schemas.length === 0 && tables.length === 0;
+  // A partitioned table holds no rows: it stands for its leaf partitions (foreign ones
+  // included, which are then refused with their reason), wherever their schema.
   const bySchema = await client.query<{ oid: string }>(
-    `SELECT c.oid::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    `SELECT DISTINCT coalesce(leaf.relid, c.oid)::int8 AS oid
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN LATERAL (SELECT t.relid FROM pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf) leaf ON true
      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
        AND n.nspname NOT IN ('pg_catalog', 'information_schema', $1) AND n.nspname !~ '^pg_(toast|temp)'
-       AND ($2::bool OR n.nspname = ANY($3::text[]))`,
+       AND ($2::bool OR n.nspname = ANY($3::text[]))
+       AND (c.relkind = 'r' OR leaf.relid IS NOT NULL)`,
     [HELPER_SCHEMA, everything, schemas],
   );
   const listedOids = new Set<number>();
   const missing: QualifiedName[] = [];
   for (const t of tables) {
     const found = await client.query<{ oid: string }>(
-      `SELECT c.oid::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      `SELECT coalesce(leaf.relid, c.oid)::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN LATERAL (SELECT t.relid FROM pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf) leaf ON true
        WHERE n.nspname = $1 AND c.relname = $2`,
       [t.schema, t.name],
     );
-    const row = found.rows[0];
-    if (row === undefined) missing.push(t);
-    else listedOids.add(Number(row.oid));
+    if (found.rows.length === 0) missing.push(t);
+    for (const row of found.rows) listedOids.add(Number(row.oid));
   }
   const oids = [...new Set([...bySchema.rows.map((r) => Number(r.oid)), ...listedOids])];
   const candidates = await estimateTables(client, oids, listedOids);

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { readAcl } from './acl.js';
+import { readPartition } from './partition.js';
 import type {
   ColumnFact,
   ForeignKeyFact,
@@ -54,6 +55,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
   const grants = await readAcl(client, oid);
   const unsupported = await readUnsupportedDependents(client, oid);
   const fingerprint = await readFingerprint(client, oid);
+  const partition = r.relispartition ? await readPartition(client, oid) : null;
   return {
     oid: Number(r.oid),
     schema: r.nspname,
@@ -61,6 +63,7 @@ export async function inspectTable(client: pg.Client, oid: number): Promise<Tabl
     relkind: r.relkind,
     persistence: r.relpersistence,
     isPartition: r.relispartition,
+    partition,
     inheritsFrom: r.inherits_from,
     inheritedBy: r.inherited_by,
     owner: r.owner,
@@ -390,7 +393,14 @@ export async function readFingerprint(client: pg.Client, oid: number): Promise<s
        (SELECT string_agg(t.tgname, ';' ORDER BY t.oid) FROM pg_trigger t
         WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND t.tgname NOT LIKE 'rpcl\\_capture\\_%'),
        (SELECT relkind::text || relpersistence::text || coalesce(array_to_string(reloptions, ','), '')
-        FROM pg_class WHERE oid = $1::oid)
+        FROM pg_class WHERE oid = $1::oid),
+       -- a partition: its parent and bound; a default partition's constraint is every other
+       -- partition's bound (a partition added elsewhere leaves other partitions' runs alone)
+       (SELECT concat_ws(',', i.inhparent, c.relpartbound::text,
+                 (SELECT string_agg(s.relpartbound::text, ';' ORDER BY s.oid) FROM pg_inherits si
+                  JOIN pg_class s ON s.oid = si.inhrelid WHERE si.inhparent = i.inhparent AND pt.partdefid = c.oid))
+        FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+        WHERE c.oid = $1::oid)
      )) AS fp`,
     [oid],
   );

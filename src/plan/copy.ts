@@ -7,6 +7,7 @@ import type { IndexFact, TableFacts } from '../inspect/facts.js';
 import { helperName, tableRef } from './capture.js';
 import { reloptionItems } from './options.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
+import { boundCheck } from './partition.js';
 import type { Step } from './step.js';
 
 /** Columns whose values are copied: generated columns compute themselves. */
@@ -42,6 +43,8 @@ export function createCopyTable(facts: TableFacts): Step[] {
       sql: `ALTER TABLE ${copy} OWNER TO ${quoteIdent(facts.owner)}`,
     },
   ];
+  const bound = boundCheck(facts);
+  if (bound) steps.push(bound);
   // NOT VALID constraints may have violating rows, which the copy must take as they are: LIKE
   // copies such a constraint as a valid one, so it is dropped here and re-added NOT VALID by
   // the swap.

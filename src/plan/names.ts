@@ -22,6 +22,8 @@ export const workNames = {
   /** The original table after the swap, until it is dropped. */
   oldTable: (oid: number) => `rpcl_old_${oid}`,
   batchTable: (oid: number) => `rpcl_batch_${oid}`,
+  /** A partition's copy: the CHECK constraint that proves its rows fit the bound. */
+  boundCheck: (oid: number) => `rpcl_bound_${oid}`,
 };
 
 /** Prefix shared by every capture trigger rpcl creates on a user table. */

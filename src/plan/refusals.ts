@@ -4,6 +4,7 @@
  */
 import { displayIdent } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
+import { partitionRefusal } from './partition.js';
 import { HELPER_SCHEMA } from './names.js';
 
 export interface Circumstances {
@@ -25,7 +26,7 @@ export function refusalReason(facts: TableFacts, perms: Circumstances): string |
     case 'r':
       break;
     case 'p':
-      return 'it is a partitioned table: repack its partitions one by one (partition support is not available yet)';
+      return 'it is a partitioned table, which holds no rows itself: name it in tables and each of its partitions is repacked in turn';
     case 'v':
       return 'it is a view: views hold no data; repack the tables it reads';
     case 'm':
@@ -36,8 +37,12 @@ export function refusalReason(facts: TableFacts, perms: Circumstances): string |
       return `it is not an ordinary table (relkind ${facts.relkind})`;
   }
   if (facts.persistence === 't') return 'it is a temporary table: only its own session can see it';
-  if (facts.isPartition) return 'it is a partition: repacking single partitions is not available yet; the parent would lose it';
-  if (facts.inheritsFrom.length > 0) {
+  if (facts.partition !== null) {
+    const reason = partitionRefusal(facts.partition, facts);
+    if (reason !== null) return reason;
+  } else if (facts.isPartition) {
+    return 'it is a partition whose parent could not be read';
+  } else if (facts.inheritsFrom.length > 0) {
     return `it inherits from ${facts.inheritsFrom.join(', ')}: inheritance children are not supported (the parent would lose it)`;
   }
   if (facts.inheritedBy.length > 0) {

@@ -25,12 +25,13 @@ import { quoteIdent, quoteQualified } from '../db/ident.js';
 import type { TableFacts, ViewFact } from '../inspect/facts.js';
 import { tableRef } from './capture.js';
 import type { LockLevel, Step } from './step.js';
+import { partitionLockTargets } from './partition.js';
 
 /** lock_timeout once the table is locked: nothing is waited for while it is held. */
 export const AFTER_TABLE_LOCK_TIMEOUT = '1ms';
 
-function lock(ref: string, level: LockLevel): Step {
-  return { description: `lock ${ref}`, sql: `LOCK TABLE ${ref} IN ${level} MODE`, locks: [{ table: ref, level }] };
+function lock(ref: string, level: LockLevel, only = false): Step {
+  return { description: `lock ${ref}`, sql: `LOCK TABLE ${only ? 'ONLY ' : ''}${ref} IN ${level} MODE`, locks: [{ table: ref, level }] };
 }
 
 /**
@@ -76,7 +77,9 @@ export function swapLocks(facts: TableFacts, order: LockOrder = 'dependents-firs
     const r = fk.referenced;
     if (r.oid !== facts.oid && !partners.has(r.oid)) partners.set(r.oid, { ref: quoteQualified(r), level: 'SHARE ROW EXCLUSIVE' });
   }
-  const dependents = [...views, ...[...partners.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level))];
+  // A partition's parent is locked like a view: queries on the parent lock it, then the partitions.
+  const partition = partitionLockTargets(facts).map((t) => lock(t.ref, 'ACCESS EXCLUSIVE', t.only));
+  const dependents = [...views, ...partition, ...[...partners.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level))];
   const table = lock(tableRef(facts), 'ACCESS EXCLUSIVE');
   const guard: Step = {
     description: 'from here on no lock is waited for: one that is not free at once fails the attempt',

@@ -17,6 +17,7 @@ import { reloptionItems } from './options.js';
 import type { Step } from './step.js';
 import type { ObjectAcl } from '../inspect/acl.js';
 import { aclSteps } from './acl.js';
+import { attachPartition, detachPartition } from './partition.js';
 
 export { reloptionItems };
 export { swapLocks } from './swap-locks.js';
@@ -223,6 +224,7 @@ export function swapSteps(input: SwapInputs): Step[] {
     add(`detach sequence ${seq.name} from the old table`, `ALTER SEQUENCE ${quoteQualified(seq)} OWNED BY NONE`);
   }
   steps.push(dropCaptureTriggers(facts));
+  steps.push(...detachPartition(facts));
   add('move the old table aside', `ALTER TABLE ${table} RENAME TO ${quoteIdent(oldName)}`);
   add('move the old table into the helper schema',
     `ALTER TABLE ${quoteQualified({ schema: facts.schema, name: oldName })} SET SCHEMA ${quoteIdent(HELPER_SCHEMA)}`);
@@ -233,6 +235,7 @@ export function swapSteps(input: SwapInputs): Step[] {
     add(`index ${index.name} keeps its name`,
       `ALTER INDEX ${quoteQualified({ schema: facts.schema, name: workNames.copyIndex(facts.oid, k) })} RENAME TO ${quoteIdent(index.name)}`);
   });
+  steps.push(...attachPartition(facts));
   for (const seq of facts.ownedSequences) {
     add(`sequence ${seq.name} stays owned by column ${seq.column}`,
       `ALTER SEQUENCE ${quoteQualified(seq)} OWNED BY ${table}.${quoteIdent(seq.column)}`);

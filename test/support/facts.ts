@@ -12,7 +12,7 @@ export const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact =
 
 export function facts(extra: Partial<TableFacts> = {}): TableFacts {
   return {
-    oid: 4242, schema: 'Sales', name: 'Order "Lines"', relkind: 'r', persistence: 'p', isPartition: false,
+    oid: 4242, schema: 'Sales', name: 'Order "Lines"', relkind: 'r', persistence: 'p', isPartition: false, partition: null,
     inheritsFrom: [], inheritedBy: [], owner: 'app', canActAsOwner: true, canBypassRls: false, tablespace: null, relfilenode: 1,
     reloptions: [], toastReloptions: [], replicaIdentity: 'd', rowSecurity: false, forceRowSecurity: false, comment: null,
     columns: [

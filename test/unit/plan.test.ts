@@ -219,9 +219,9 @@ describe('refusals', () => {
   it.each([
     [{ relkind: 'v' }, 'it is a view: views hold no data; repack the tables it reads'],
     [{ relkind: 'm' }, 'it is a materialized view: use REFRESH MATERIALIZED VIEW CONCURRENTLY instead'],
-    [{ relkind: 'p' }, 'it is a partitioned table: repack its partitions one by one (partition support is not available yet)'],
+    [{ relkind: 'p' }, 'it is a partitioned table, which holds no rows itself: name it in tables and each of its partitions is repacked in turn'],
     [{ relkind: 'f' }, 'it is a foreign table: its data lives on another server'],
-    [{ isPartition: true }, 'it is a partition: repacking single partitions is not available yet; the parent would lose it'],
+    [{ isPartition: true }, 'it is a partition whose parent could not be read'],
     [{ persistence: 't' as const }, 'it is a temporary table: only its own session can see it'],
     [{ schema: 'pg_catalog' }, 'it is a system catalog: system catalogs are never repacked by rpcl (use VACUUM FULL in a maintenance window)'],
     [{ inheritsFrom: ['p'] }, 'it inherits from p: inheritance children are not supported (the parent would lose it)'],

@@ -1,0 +1,113 @@
+/**
+ * Repacking a partition. Its swap cannot be a rename alone: a partition is bound to its parent
+ * by OID. So the swap, holding the parent's lock as well as the table's, detaches the old
+ * partition, gives the copy the name as for any table, and attaches the copy with the same
+ * bound. Under those locks nothing may grow with the data:
+ *
+ * - ATTACH scans the new partition to prove its rows fit the bound, unless a validated CHECK
+ *   constraint implies the partition constraint. The copy carries one from its creation
+ *   (`rpcl_bound_<oid>`, the text of pg_get_partition_constraintdef, parents' bounds included),
+ *   so the copy and every replayed row are checked as they are written, and the swap drops it
+ *   after ATTACH.
+ * - ATTACH builds any of the parent's partitioned indexes the partition lacks, and re-checks
+ *   constraints the partition lacks. The copy has every index of the old partition (which has
+ *   one attached to each of the parent's), with its constraint for a PRIMARY KEY or UNIQUE,
+ *   and LIKE gave it every CHECK and NOT NULL: ATTACH only links them (catalog work).
+ * - What cannot be done in bounded time is refused before any work (partitionRefusal):
+ *   foreign keys to the partitioned table (DETACH checks every referencing row against the
+ *   partition), foreign keys of the partitioned table (ATTACH would validate the copy's rows),
+ *   and a default partition beside this one (ATTACH would scan it).
+ *
+ * Row triggers of the parent are cloned onto the copy by ATTACH; the partition's own triggers
+ * are re-created by the swap like any table's (live.ts reads only those, tgparentid = 0).
+ */
+import { displayIdent, quoteIdent, quoteQualified } from '../db/ident.js';
+import type { PartitionFact, TableFacts } from '../inspect/facts.js';
+import { helperName, tableRef } from './capture.js';
+import { workNames } from './names.js';
+import type { Step } from './step.js';
+
+function display(t: { schema: string; name: string }): string {
+  return `${displayIdent(t.schema)}.${displayIdent(t.name)}`;
+}
+
+export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'identitySequences'>): string | null {
+  const parent = display(p.parent);
+  if (!p.canActAsParentOwner) {
+    return `it is a partition of ${parent}, owned by ${displayIdent(p.parentOwner)}: the swap detaches and attaches it, which needs ` +
+      `the parent's owner; connect as ${displayIdent(p.parentOwner)} or a member of it`;
+  }
+  const incoming = p.foreignKeysToAncestors[0];
+  if (incoming) {
+    return `foreign key ${displayIdent(incoming.name)} of ${display(incoming.table)} references its partitioned table: detaching a ` +
+      'partition makes PostgreSQL check every referencing row against it while the whole partitioned table is locked, for as ' +
+      'long as that scan takes. rpcl does not repack partitions of a referenced partitioned table; drop the foreign key around ' +
+      'the repack (and re-add it NOT VALID, then VALIDATE), or use VACUUM FULL on the partition in a maintenance window';
+  }
+  const outgoing = p.foreignKeysOfAncestors[0];
+  if (outgoing) {
+    return `its partitioned table ${display(outgoing.table)} has foreign key ${displayIdent(outgoing.name)}: attaching the copy would ` +
+      'make PostgreSQL validate every row of it while the whole partitioned table is locked. rpcl does not repack such ' +
+      'partitions yet; use VACUUM FULL on the partition in a maintenance window';
+  }
+  if (p.defaultSibling) {
+    return `its partitioned table ${parent} has a default partition, ${display(p.defaultSibling)}: attaching the copy would make ` +
+      'PostgreSQL scan the default partition while the whole partitioned table is locked. rpcl does not repack the other ' +
+      `partitions of such a table yet (the default partition itself can be repacked)`;
+  }
+  if (facts.identitySequences.length > 0) {
+    return 'it is a partition with an identity column: rpcl does not repack those yet';
+  }
+  return null;
+}
+
+/** The copy's proof that its rows fit the partition's bound, checked as rows are written. */
+export function boundCheck(facts: TableFacts): Step | null {
+  const constraint = facts.partition?.constraint;
+  if (!constraint) return null;
+  return {
+    description: 'a CHECK constraint with the partition constraint: ATTACH needs no scan',
+    sql: `ALTER TABLE ${helperName(workNames.copyTable(facts.oid))} ADD CONSTRAINT ${quoteIdent(workNames.boundCheck(facts.oid))} CHECK (${constraint})`,
+  };
+}
+
+/**
+ * The relations the swap locks besides the table, for a partition: the parent (DETACH takes
+ * ACCESS EXCLUSIVE on it: every query on the partitioned table waits meanwhile) and the
+ * parent's default partition (whose implicit constraint DETACH changes). An application
+ * query on the parent locks the parent, then the partitions: like a view, the parent is
+ * locked before the table. ONLY: LOCK TABLE would otherwise lock every partition.
+ */
+export function partitionLockTargets(facts: TableFacts): { ref: string; only: true }[] {
+  const p = facts.partition;
+  if (p === null) return [];
+  const targets = [{ ref: quoteQualified(p.parent), only: true as const }];
+  if (p.defaultSibling) targets.push({ ref: quoteQualified(p.defaultSibling), only: true as const });
+  return targets;
+}
+
+export function detachPartition(facts: TableFacts): Step[] {
+  const p = facts.partition;
+  if (p === null) return [];
+  return [{
+    description: `detach the old partition from ${p.parent.name}`,
+    sql: `ALTER TABLE ${quoteQualified(p.parent)} DETACH PARTITION ${tableRef(facts)}`,
+  }];
+}
+
+/** After the copy has the table's name: it takes the old partition's place, with the same bound. */
+export function attachPartition(facts: TableFacts): Step[] {
+  const p = facts.partition;
+  if (p === null) return [];
+  const steps: Step[] = [{
+    description: `attach the new table to ${p.parent.name} ${p.bound}`,
+    sql: `ALTER TABLE ${quoteQualified(p.parent)} ATTACH PARTITION ${tableRef(facts)} ${p.bound}`,
+  }];
+  if (p.constraint) {
+    steps.push({
+      description: 'drop the bound CHECK constraint (the partition constraint holds from now on)',
+      sql: `ALTER TABLE ${tableRef(facts)} DROP CONSTRAINT ${quoteIdent(workNames.boundCheck(facts.oid))}`,
+    });
+  }
+  return steps;
+}

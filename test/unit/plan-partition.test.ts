@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import type { PartitionFact } from '../../src/inspect/facts.js';
+import { createCopyTable } from '../../src/plan/copy.js';
+import { partitionRefusal } from '../../src/plan/partition.js';
+import { refusalReason } from '../../src/plan/refusals.js';
+import { swapLocks, swapSteps } from '../../src/plan/swap.js';
+import { facts } from '../support/facts.js';
+
+const partition = (extra: Partial<PartitionFact> = {}): PartitionFact => ({
+  parent: { oid: 100, schema: 'Sales', name: 'All "Lines"' },
+  parentOwner: 'app',
+  canActAsParentOwner: true,
+  bound: "FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')",
+  constraint: "((day IS NOT NULL) AND (day >= '2026-01-01'::date) AND (day < '2026-02-01'::date))",
+  isDefault: false,
+  defaultSibling: null,
+  ancestors: [{ oid: 100, schema: 'Sales', name: 'All "Lines"' }],
+  foreignKeysOfAncestors: [],
+  foreignKeysToAncestors: [],
+  ...extra,
+});
+
+const leaf = (extra: Partial<PartitionFact> = {}) => facts({ isPartition: true, partition: partition(extra), inheritsFrom: ['"Sales"."All ""Lines"""'] });
+const ok = { createInSchema: true, serverVersion: 180000 };
+
+describe('partition plan', () => {
+  it('gives the copy the partition constraint as a CHECK, so ATTACH needs no scan', () => {
+    expect(createCopyTable(leaf()).map((s) => s.sql)).toContain(
+      `ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "rpcl_bound_4242" CHECK (((day IS NOT NULL) AND (day >= '2026-01-01'::date) AND (day < '2026-02-01'::date)))`,
+    );
+    expect(createCopyTable(facts()).some((s) => s.sql.includes('rpcl_bound'))).toBe(false);
+    // a default partition alone has no constraint: nothing to prove
+    expect(createCopyTable(leaf({ constraint: null, isDefault: true, bound: 'DEFAULT' })).some((s) => s.sql.includes('rpcl_bound'))).toBe(false);
+  });
+
+  it('detaches the old partition before the renames and attaches the copy after them, then drops the CHECK', () => {
+    const sql = swapSteps({ facts: leaf(), foreignKeys: [], views: [], identities: [] }).map((s) => s.sql);
+    const detach = sql.indexOf(`ALTER TABLE "Sales"."All ""Lines""" DETACH PARTITION "Sales"."Order ""Lines"""`);
+    const aside = sql.indexOf(`ALTER TABLE "Sales"."Order ""Lines""" RENAME TO "rpcl_old_4242"`);
+    const named = sql.indexOf(`ALTER TABLE "Sales"."copy_4242" RENAME TO "Order ""Lines"""`);
+    const attach = sql.indexOf(
+      `ALTER TABLE "Sales"."All ""Lines""" ATTACH PARTITION "Sales"."Order ""Lines""" FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')`,
+    );
+    const drop = sql.indexOf(`ALTER TABLE "Sales"."Order ""Lines""" DROP CONSTRAINT "rpcl_bound_4242"`);
+    expect([detach, aside, named, attach, drop].every((i) => i >= 0)).toBe(true);
+    expect(detach).toBeLessThan(aside);
+    expect(named).toBeLessThan(attach);
+    expect(attach).toBeLessThan(drop);
+  });
+
+  it('attaches a default partition as DEFAULT', () => {
+    const sql = swapSteps({ facts: leaf({ bound: 'DEFAULT', isDefault: true, constraint: null }), foreignKeys: [], views: [], identities: [] }).map((s) => s.sql);
+    expect(sql).toContain(`ALTER TABLE "Sales"."All ""Lines""" ATTACH PARTITION "Sales"."Order ""Lines""" DEFAULT`);
+    expect(sql.some((s) => s.includes('DROP CONSTRAINT "rpcl_bound'))).toBe(false);
+  });
+
+  it('locks the parent alone (ONLY), like a view, before the table; after the table only if free at once', () => {
+    expect(swapLocks(leaf()).map((s) => s.sql)).toEqual([
+      `LOCK TABLE ONLY "Sales"."All ""Lines""" IN ACCESS EXCLUSIVE MODE`,
+      `LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE`,
+      `SELECT set_config('lock_timeout', '1ms', true)`,
+    ]);
+    const tableFirst = swapLocks(leaf(), 'table-first');
+    expect(tableFirst.map((s) => [s.sql, s.immediate ?? false])).toEqual([
+      [`LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE`, false],
+      [`LOCK TABLE ONLY "Sales"."All ""Lines""" IN ACCESS EXCLUSIVE MODE`, true],
+      [`SELECT set_config('lock_timeout', '1ms', true)`, false],
+    ]);
+  });
+
+  it.each([
+    [{ canActAsParentOwner: false, parentOwner: 'Boss' }, /partition of "Sales"\."All ""Lines""", owned by "Boss": .*connect as "Boss"/],
+    [{ foreignKeysToAncestors: [{ name: 'fk', table: { schema: 'public', name: 'child' } }] }, /foreign key fk of public\.child references its partitioned table: detaching/],
+    [{ foreignKeysOfAncestors: [{ name: 'fk', table: { schema: 'Sales', name: 'All "Lines"' } }] }, /has foreign key fk: attaching the copy would make PostgreSQL validate/],
+    [{ defaultSibling: { oid: 7, schema: 'Sales', name: 'other' } }, /has a default partition, "Sales"\.other: attaching the copy would make PostgreSQL scan/],
+  ] as [Partial<PartitionFact>, RegExp][])('refuses what cannot be swapped in bounded time: %o', (extra, reason) => {
+    expect(refusalReason(leaf(extra), ok)).toMatch(reason);
+  });
+
+  it('repacks a partition that needs none of that, and a default partition whatever its siblings', () => {
+    expect(refusalReason(leaf(), ok)).toBeNull();
+    expect(partitionRefusal(partition({ isDefault: true, bound: 'DEFAULT' }), { identitySequences: [] })).toBeNull();
+  });
+});

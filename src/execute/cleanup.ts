@@ -18,6 +18,8 @@ export interface LeftoverObjects {
   functions: string[];
   /** The table the triggers are on, quoted, if it still exists. */
   table: string | null;
+  /** A partition's run: its CHECK constraint on the default partition beside it (quoted table, name). */
+  constraints: { table: string; name: string }[];
 }
 
 export async function findLeftovers(client: pg.Client, oid: number): Promise<LeftoverObjects> {
@@ -41,7 +43,14 @@ export async function findLeftovers(client: pg.Client, oid: number): Promise<Lef
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
       [oid],
     );
+  const constraints = await client.query<{ ref: string; conname: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS ref, con.conname
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE con.conname = $1 AND con.contype = 'c' ORDER BY 1`,
+      [workNames.defaultExclusion(oid)],
+    );
   return {
+    constraints: constraints.rows.map((r) => ({ table: r.ref, name: r.conname })),
     triggers: triggers.rows.map((r) => r.tgname),
     tables: tables.rows.map((r) => r.relname),
     functions: functions.rows.map((r) => r.proname),
@@ -64,7 +73,7 @@ export function isComplete(l: LeftoverObjects, oid: number, chunked: boolean): b
 }
 
 export function isEmpty(l: LeftoverObjects): boolean {
-  return l.triggers.length === 0 && l.tables.length === 0 && l.functions.length === 0;
+  return l.triggers.length === 0 && l.tables.length === 0 && l.functions.length === 0 && l.constraints.length === 0;
 }
 
 export interface CleanupOptions {
@@ -115,7 +124,17 @@ export async function removeWorkObjects(client: pg.Client, oid: number, opts: Cl
         `RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`,
     );
   }
+  // On an application table (ACCESS EXCLUSIVE, bounded); it never rejects a write, so a
+  // failure here is reported like a trigger's but harms no one meanwhile.
   let triggerFailure: unknown = null;
+  for (const c of found.constraints) {
+    try {
+      await bounded(`drop constraint ${c.name}`, `ALTER TABLE ${c.table} DROP CONSTRAINT IF EXISTS ${quoteIdent(c.name)}`);
+      removed.push(`constraint ${c.name} on ${c.table}`);
+    } catch (err) {
+      triggerFailure = err;
+    }
+  }
   if (found.table !== null) {
     for (const trigger of found.triggers) {
       try {
@@ -133,8 +152,9 @@ export async function removeWorkObjects(client: pg.Client, oid: number, opts: Cl
   }
   if (triggerFailure !== null) {
     throw new Error(
-      `the capture trigger on ${found.table ?? 'the table'} could not be dropped (${(triggerFailure as Error).message}); ` +
-        'it now does nothing. A long transaction holds the table: run rpcl abort_repack once it has ended',
+      `the capture trigger on ${found.table ?? 'the table'} (or rpcl's constraint on its default partition) could not be dropped ` +
+        `(${(triggerFailure as Error).message}); a trigger left now does nothing. A long transaction holds the table: ` +
+        'run rpcl abort_repack once it has ended',
     );
   }
   for (const fn of found.functions) {

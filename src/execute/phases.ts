@@ -9,6 +9,7 @@ import { installCapture } from './capture.js';
 import { chunkProgress, copyInChunks, startChunkedCopy } from './chunked-copy.js';
 import type { TableRun } from './context.js';
 import { buildIndexes, copyData, createCopy } from './copy.js';
+import { prepareAttach } from './attach-proofs.js';
 import { catchUp, newCatchUp } from './replay.js';
 import { runStep } from './steps.js';
 import { swapWithRetries } from './swap-retries.js';
@@ -36,6 +37,7 @@ export async function runPhases(run: TableRun, how: { from: StartFrom; chunked: 
     });
     await copyInChunks(run, throttle);
   }
+  await prepareAttach(run);
   const { emit, ref } = run;
   emit({ type: 'phase', ref, phase: 'replay' });
   await testPause('replay', run.stopRequested);

@@ -43,6 +43,10 @@ export async function findRunTraces(client: pg.Client): Promise<RunTrace[]> {
        UNION ALL
        SELECT substring(t.tgname FROM '^rpcl_capture_([0-9]+)(?:_truncate)?$'), false, false
        FROM pg_trigger t WHERE NOT t.tgisinternal
+       UNION ALL
+       -- a partition's run: its CHECK constraint on the default partition beside it
+       SELECT substring(con.conname FROM '^rpcl_excl_([0-9]+)$'), false, false
+       FROM pg_constraint con WHERE con.contype = 'c'
      )
      SELECT names.oid, bool_or(names.swapped) AS swapped, bool_or(names.chunked) AS chunked,
             bool_or(names.chunked) OR coalesce((SELECT r.status = 'prepared' FROM ${quoteIdent(HELPER_SCHEMA)}.runs r

@@ -17,6 +17,7 @@ import { HELPER_SCHEMA } from '../plan/names.js';
 import { tableRef } from '../plan/capture.js';
 import { readAcl } from '../inspect/acl.js';
 import { swapSteps, type LiveForeignKey } from '../plan/swap.js';
+import { ATTACH_SCANS } from '../plan/partition.js';
 import { swapLocks, type LockOrder } from '../plan/swap-locks.js';
 import { isSqlState, SqlState } from '../db/sqlstate.js';
 import { watchBlockers, type Blocker } from './blockers.js';
@@ -68,6 +69,9 @@ export async function attemptSwap(run: TableRun, order: LockOrder): Promise<Swap
     const foreignKeys = await liveForeignKeys(work, facts.oid);
     const views = await liveViews(work, facts.oid);
     const identities = await liveIdentities(work, facts.oid);
+    const said: string[] = [];
+    const listen = (msg: { message?: string }) => said.push(msg.message ?? '');
+    work.on('notice', listen);
     await runSteps(work, swapSteps({
       facts, foreignKeys, views, identities,
       acl: await readAcl(work, facts.oid),
@@ -77,7 +81,8 @@ export async function attemptSwap(run: TableRun, order: LockOrder): Promise<Swap
       publications: await livePublications(work, facts.oid, run.serverVersion),
       matviews: await liveMatviews(work, facts.oid),
       statistics: await liveStatistics(work, facts.oid),
-    }));
+    })).finally(() => work.off('notice', listen));
+    reportServerMessages(run, said);
     // rpcl's own state row: its only other writer is the control session, whose short updates
     // never wait for the table, so this one may wait for them.
     await setLocalTimeouts(work, { lockTimeoutMs: run.conn.lockTimeoutMs });
@@ -157,6 +162,21 @@ async function lockTables(run: TableRun, order: LockOrder): Promise<{ firstGrant
 class NotFreeAtOnce extends Error {
   constructor(table: string) {
     super(`${table} was not free at once`);
+  }
+}
+
+/**
+ * A partition's ATTACH runs at client_min_messages = debug1 (plan/partition.ts): the server
+ * then says whether it found the partition constraints implied. A scan there means a proof
+ * was missing: the swap still committed (the statement_timeout bounds it), but it is said.
+ */
+function reportServerMessages(run: TableRun, said: string[]): void {
+  for (const message of said) {
+    if (ATTACH_SCANS.test(message)) {
+      run.emit({ type: 'warning', ref: run.ref, message: `ATTACH read rows under the swap's locks: ${message}` });
+    } else {
+      run.log.debug(`server: ${message}`, run.ref);
+    }
   }
 }
 

@@ -24,6 +24,8 @@ export const workNames = {
   batchTable: (oid: number) => `rpcl_batch_${oid}`,
   /** A partition's copy: the CHECK constraint that proves its rows fit the bound. */
   boundCheck: (oid: number) => `rpcl_bound_${oid}`,
+  /** On the parent's default partition while a sibling is repacked: proves it holds none of the sibling's rows. */
+  defaultExclusion: (oid: number) => `rpcl_excl_${oid}`,
 };
 
 /** Prefix shared by every capture trigger rpcl creates on a user table. */

@@ -13,10 +13,22 @@
  *   constraints the partition lacks. The copy has every index of the old partition (which has
  *   one attached to each of the parent's), with its constraint for a PRIMARY KEY or UNIQUE,
  *   and LIKE gave it every CHECK and NOT NULL: ATTACH only links them (catalog work).
+ * - ATTACH adds the partitioned table's foreign keys to the new partition, validating each
+ *   one it does not find there by scanning the partition. The copy gets each of them once it
+ *   is complete, NOT VALID and then validated (a scan that blocks no writer), so ATTACH adopts
+ *   them as they are. From then on replayed rows are checked against the referenced tables
+ *   too (see replay.ts for what that changes). ATTACH drops the copy's own triggers on each
+ *   referenced table, which takes that table's ACCESS EXCLUSIVE lock: the swap locks it first.
+ * - ATTACH scans the parent's default partition, if it has one beside this partition, to prove
+ *   it holds no row of the bound, unless its constraints imply that. rpcl adds one to it for
+ *   the time of the run (`rpcl_excl_<oid>`: NOT the partition constraint), NOT VALID and then
+ *   validated (a scan that blocks no writer); the swap drops it. It excludes only rows the
+ *   default partition can never hold, so it rejects no write. It is a work object on an
+ *   application table: every cleanup removes it (cleanup.ts), and a run on the default
+ *   partition itself is refused while it is there (its copy would inherit it).
  * - What cannot be done in bounded time is refused before any work (partitionRefusal):
  *   foreign keys to the partitioned table (DETACH checks every referencing row against the
- *   partition), foreign keys of the partitioned table (ATTACH would validate the copy's rows),
- *   and a default partition beside this one (ATTACH would scan it).
+ *   partition).
  *
  * Row triggers of the parent are cloned onto the copy by ATTACH; the partition's own triggers
  * are re-created by the swap like any table's (live.ts reads only those, tgparentid = 0).
@@ -26,6 +38,10 @@ import type { PartitionFact, TableFacts } from '../inspect/facts.js';
 import { helperName, tableRef } from './capture.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
+
+function withoutNotValid(definition: string): string {
+  return definition.replace(/ NOT VALID$/, '');
+}
 
 function display(t: { schema: string; name: string }): string {
   return `${displayIdent(t.schema)}.${displayIdent(t.name)}`;
@@ -44,21 +60,69 @@ export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'iden
       'long as that scan takes. rpcl does not repack partitions of a referenced partitioned table; drop the foreign key around ' +
       'the repack (and re-add it NOT VALID, then VALIDATE), or use VACUUM FULL on the partition in a maintenance window';
   }
-  const outgoing = p.foreignKeysOfAncestors[0];
-  if (outgoing) {
-    return `its partitioned table ${display(outgoing.table)} has foreign key ${displayIdent(outgoing.name)}: attaching the copy would ` +
-      'make PostgreSQL validate every row of it while the whole partitioned table is locked. rpcl does not repack such ' +
-      'partitions yet; use VACUUM FULL on the partition in a maintenance window';
+  const unreferenceable = p.inheritedForeignKeys.find((f) => !f.canReference);
+  if (unreferenceable) {
+    return `its foreign key ${displayIdent(unreferenceable.name)} (from its partitioned table) references ${display(unreferenceable.referenced)}, ` +
+      'on which the connected role has no REFERENCES privilege: the copy needs the same foreign key; GRANT REFERENCES to the role';
   }
-  if (p.defaultSibling) {
-    return `its partitioned table ${parent} has a default partition, ${display(p.defaultSibling)}: attaching the copy would make ` +
-      'PostgreSQL scan the default partition while the whole partitioned table is locked. rpcl does not repack the other ' +
-      `partitions of such a table yet (the default partition itself can be repacked)`;
+  if (p.workConstraints.length > 0) {
+    return `it carries rpcl's constraint ${p.workConstraints.join(', ')}, added while another partition of ${parent} is repacked: ` +
+      'wait for that run to end (or run rpcl abort_repack if it died)';
   }
   if (facts.identitySequences.length > 0) {
     return 'it is a partition with an identity column: rpcl does not repack those yet';
   }
   return null;
+}
+
+/**
+ * The partitioned table's foreign keys on the complete copy: NOT VALID first (SHARE ROW
+ * EXCLUSIVE on the referenced table, which waits for its writers: run under lock_timeout),
+ * then validated (a scan of the copy; ROW SHARE on the referenced table blocks no writer).
+ * A clone that is NOT VALID, because its parent's is, stays so on the copy.
+ */
+export function copyForeignKeys(facts: TableFacts): { add: Step; validate: Step | null; name: string }[] {
+  const copy = helperName(workNames.copyTable(facts.oid));
+  return (facts.partition?.inheritedForeignKeys ?? []).map((fk) => ({
+    name: fk.name,
+    add: {
+      description: `foreign key ${fk.name} on the copy, NOT VALID`,
+      sql: `ALTER TABLE ${copy} ADD CONSTRAINT ${quoteIdent(fk.name)} ${withoutNotValid(fk.definition)} NOT VALID`,
+      locks: [{ table: quoteQualified(fk.referenced), level: 'SHARE ROW EXCLUSIVE' }],
+    },
+    validate: fk.validated
+      ? {
+          description: `validate foreign key ${fk.name} on the copy`,
+          sql: `ALTER TABLE ${copy} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`,
+          locks: [{ table: quoteQualified(fk.referenced), level: 'ROW SHARE' }],
+        }
+      : null,
+  }));
+}
+
+/**
+ * The default partition's proof that it holds none of this partition's rows: NOT VALID first
+ * (ACCESS EXCLUSIVE on it, catalog work only, under lock_timeout), then validated (SHARE UPDATE
+ * EXCLUSIVE, which blocks no writer, while it scans).
+ */
+export function defaultExclusion(facts: TableFacts): { add: Step; validate: Step; name: string } | null {
+  const p = facts.partition;
+  if (p === null || p.defaultSibling === null || !p.constraint) return null;
+  const target = quoteQualified(p.defaultSibling);
+  const name = quoteIdent(workNames.defaultExclusion(facts.oid));
+  return {
+    name: workNames.defaultExclusion(facts.oid),
+    add: {
+      description: `a CHECK constraint on the default partition ${p.defaultSibling.name}: none of its rows belongs here, NOT VALID`,
+      sql: `ALTER TABLE ${target} ADD CONSTRAINT ${name} CHECK (NOT (${p.constraint})) NOT VALID`,
+      locks: [{ table: target, level: 'ACCESS EXCLUSIVE' }],
+    },
+    validate: {
+      description: `validate the CHECK constraint on the default partition ${p.defaultSibling.name}`,
+      sql: `ALTER TABLE ${target} VALIDATE CONSTRAINT ${name}`,
+      locks: [{ table: target, level: 'SHARE UPDATE EXCLUSIVE' }],
+    },
+  };
 }
 
 /** The copy's proof that its rows fit the partition's bound, checked as rows are written. */
@@ -95,18 +159,42 @@ export function detachPartition(facts: TableFacts): Step[] {
   }];
 }
 
+/** What the server says at DEBUG1 when ATTACH reads rows under the swap's locks. */
+export const ATTACH_SCANS = /^(validating foreign key constraint|verifying table)/;
+
 /** After the copy has the table's name: it takes the old partition's place, with the same bound. */
 export function attachPartition(facts: TableFacts): Step[] {
   const p = facts.partition;
   if (p === null) return [];
-  const steps: Step[] = [{
-    description: `attach the new table to ${p.parent.name} ${p.bound}`,
-    sql: `ALTER TABLE ${quoteQualified(p.parent)} ATTACH PARTITION ${tableRef(facts)} ${p.bound}`,
-  }];
+  const steps: Step[] = [];
+  const sibling = p.defaultSibling;
+  if (sibling && p.constraint) {
+    // Fails the attempt if the constraint is gone (ATTACH would then scan); a no-op otherwise.
+    steps.push({
+      description: `the default partition ${sibling.name} still has its proof`,
+      sql: `ALTER TABLE ${quoteQualified(sibling)} VALIDATE CONSTRAINT ${quoteIdent(workNames.defaultExclusion(facts.oid))}`,
+    });
+  }
+  // The server says at DEBUG1 whether ATTACH found the partition constraints implied (no
+  // scan) or validated a foreign key: the executor logs what it says (ATTACH_DEBUG).
+  steps.push(
+    { description: 'let the server say whether ATTACH scans', sql: `SELECT set_config('client_min_messages', 'debug1', true)` },
+    {
+      description: `attach the new table to ${p.parent.name} ${p.bound}`,
+      sql: `ALTER TABLE ${quoteQualified(p.parent)} ATTACH PARTITION ${tableRef(facts)} ${p.bound}`,
+    },
+    { description: 'server messages back to normal', sql: `SELECT set_config('client_min_messages', 'notice', true)` },
+  );
   if (p.constraint) {
     steps.push({
       description: 'drop the bound CHECK constraint (the partition constraint holds from now on)',
       sql: `ALTER TABLE ${tableRef(facts)} DROP CONSTRAINT ${quoteIdent(workNames.boundCheck(facts.oid))}`,
+    });
+  }
+  if (sibling && p.constraint) {
+    steps.push({
+      description: `drop the CHECK constraint on the default partition ${sibling.name}`,
+      sql: `ALTER TABLE ${quoteQualified(sibling)} DROP CONSTRAINT ${quoteIdent(workNames.defaultExclusion(facts.oid))}`,
     });
   }
   return steps;

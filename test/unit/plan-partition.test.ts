@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PartitionFact } from '../../src/inspect/facts.js';
 import { createCopyTable } from '../../src/plan/copy.js';
-import { partitionRefusal } from '../../src/plan/partition.js';
+import { copyForeignKeys, defaultExclusion, partitionRefusal } from '../../src/plan/partition.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { swapLocks, swapSteps } from '../../src/plan/swap.js';
 import { facts } from '../support/facts.js';
@@ -15,10 +15,16 @@ const partition = (extra: Partial<PartitionFact> = {}): PartitionFact => ({
   isDefault: false,
   defaultSibling: null,
   ancestors: [{ oid: 100, schema: 'Sales', name: 'All "Lines"' }],
-  foreignKeysOfAncestors: [],
+  inheritedForeignKeys: [],
   foreignKeysToAncestors: [],
+  workConstraints: [],
   ...extra,
 });
+
+const customerFk = {
+  name: 'Customer FK', definition: 'FOREIGN KEY (customer) REFERENCES public.customers(id)', validated: true, canReference: true,
+  referenced: { oid: 300, schema: 'public', name: 'customers' },
+};
 
 const leaf = (extra: Partial<PartitionFact> = {}) => facts({ isPartition: true, partition: partition(extra), inheritsFrom: ['"Sales"."All ""Lines"""'] });
 const ok = { createInSchema: true, serverVersion: 180000 };
@@ -71,8 +77,8 @@ describe('partition plan', () => {
   it.each([
     [{ canActAsParentOwner: false, parentOwner: 'Boss' }, /partition of "Sales"\."All ""Lines""", owned by "Boss": .*connect as "Boss"/],
     [{ foreignKeysToAncestors: [{ name: 'fk', table: { schema: 'public', name: 'child' } }] }, /foreign key fk of public\.child references its partitioned table: detaching/],
-    [{ foreignKeysOfAncestors: [{ name: 'fk', table: { schema: 'Sales', name: 'All "Lines"' } }] }, /has foreign key fk: attaching the copy would make PostgreSQL validate/],
-    [{ defaultSibling: { oid: 7, schema: 'Sales', name: 'other' } }, /has a default partition, "Sales"\.other: attaching the copy would make PostgreSQL scan/],
+    [{ inheritedForeignKeys: [{ ...customerFk, canReference: false }] }, /its foreign key "Customer FK" \(from its partitioned table\) references public\.customers, on which the connected role has no REFERENCES privilege/],
+    [{ workConstraints: ['rpcl_excl_77'] }, /it carries rpcl's constraint rpcl_excl_77, added while another partition of "Sales"\."All ""Lines""" is repacked/],
   ] as [Partial<PartitionFact>, RegExp][])('refuses what cannot be swapped in bounded time: %o', (extra, reason) => {
     expect(refusalReason(leaf(extra), ok)).toMatch(reason);
   });
@@ -80,5 +86,63 @@ describe('partition plan', () => {
   it('repacks a partition that needs none of that, and a default partition whatever its siblings', () => {
     expect(refusalReason(leaf(), ok)).toBeNull();
     expect(partitionRefusal(partition({ isDefault: true, bound: 'DEFAULT' }), { identitySequences: [] })).toBeNull();
+  });
+});
+
+describe('partition foreign keys', () => {
+  it('gives the complete copy the inherited foreign keys, NOT VALID then validated, and locks their tables before the swap', () => {
+    const f = leaf({
+      inheritedForeignKeys: [customerFk, { ...customerFk, name: 'old', validated: false, definition: 'FOREIGN KEY (c2) REFERENCES public.customers(id) NOT VALID' }],
+    });
+    expect(copyForeignKeys(f).map((k) => [k.add.sql, k.add.locks, k.validate?.sql ?? null, k.validate?.locks ?? null])).toEqual([
+      [
+        'ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "Customer FK" FOREIGN KEY (customer) REFERENCES public.customers(id) NOT VALID',
+        [{ table: '"public"."customers"', level: 'SHARE ROW EXCLUSIVE' }],
+        'ALTER TABLE "rpcl"."copy_4242" VALIDATE CONSTRAINT "Customer FK"',
+        [{ table: '"public"."customers"', level: 'ROW SHARE' }],
+      ],
+      [
+        'ALTER TABLE "rpcl"."copy_4242" ADD CONSTRAINT "old" FOREIGN KEY (c2) REFERENCES public.customers(id) NOT VALID',
+        [{ table: '"public"."customers"', level: 'SHARE ROW EXCLUSIVE' }],
+        null,
+        null,
+      ],
+    ]);
+    expect(swapLocks(f).map((s) => s.sql)).toEqual([
+      `LOCK TABLE ONLY "Sales"."All ""Lines""" IN ACCESS EXCLUSIVE MODE`,
+      `LOCK TABLE "public"."customers" IN ACCESS EXCLUSIVE MODE`,
+      `LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE`,
+      `SELECT set_config('lock_timeout', '1ms', true)`,
+    ]);
+  });
+});
+
+describe('a default partition beside the repacked one', () => {
+  const sibling = { oid: 77, schema: 'Sales', name: 'Rest' };
+  it('gets a CHECK excluding the bound, NOT VALID then validated, under the locks it needs', () => {
+    const d = defaultExclusion(leaf({ defaultSibling: sibling }));
+    expect(d && [d.add.sql, d.add.locks, d.validate.sql, d.validate.locks]).toEqual([
+      `ALTER TABLE "Sales"."Rest" ADD CONSTRAINT "rpcl_excl_4242" CHECK (NOT (((day IS NOT NULL) AND (day >= '2026-01-01'::date) AND (day < '2026-02-01'::date)))) NOT VALID`,
+      [{ table: '"Sales"."Rest"', level: 'ACCESS EXCLUSIVE' }],
+      'ALTER TABLE "Sales"."Rest" VALIDATE CONSTRAINT "rpcl_excl_4242"',
+      [{ table: '"Sales"."Rest"', level: 'SHARE UPDATE EXCLUSIVE' }],
+    ]);
+    expect(defaultExclusion(leaf())).toBeNull();
+  });
+
+  it('is locked before the table, checked before ATTACH and dropped after it', () => {
+    const f = leaf({ defaultSibling: sibling });
+    expect(swapLocks(f).map((s) => s.sql).slice(0, 3)).toEqual([
+      `LOCK TABLE ONLY "Sales"."All ""Lines""" IN ACCESS EXCLUSIVE MODE`,
+      `LOCK TABLE ONLY "Sales"."Rest" IN ACCESS EXCLUSIVE MODE`,
+      `LOCK TABLE "Sales"."Order ""Lines""" IN ACCESS EXCLUSIVE MODE`,
+    ]);
+    const sql = swapSteps({ facts: f, foreignKeys: [], views: [], identities: [] }).map((s) => s.sql);
+    const check = sql.indexOf('ALTER TABLE "Sales"."Rest" VALIDATE CONSTRAINT "rpcl_excl_4242"');
+    const attach = sql.findIndex((s) => s.includes('ATTACH PARTITION'));
+    const drop = sql.indexOf('ALTER TABLE "Sales"."Rest" DROP CONSTRAINT "rpcl_excl_4242"');
+    expect(check).toBeGreaterThanOrEqual(0);
+    expect(check).toBeLessThan(attach);
+    expect(drop).toBeGreaterThan(attach);
   });
 });

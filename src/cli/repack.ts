@@ -70,6 +70,11 @@ export async function repackTables(
       }
       for (const candidate of selection.candidates) {
         if (stop.stopped()) break;
+        const place = candidate.partitionOf;
+        if (place) {
+          log.info(`${place.root}: partition ${place.number} of ${place.of}, ${displayQualified(candidate)} ` +
+            `(${countNoun(place.of - place.number, 'partition')} after it)`);
+        }
         const outcome = await repackTable(
           {
             conn,

@@ -70,6 +70,10 @@ export interface StatusRow {
   kept_chunked_copy: boolean;
   /** What holds the run back right now: a pause, max_wal_rate, max_replica_lag, sleep_ratio. */
   throttle: string | null;
+  /** A leaf partition: its root partitioned table, and its place among that table's leaves in the run. */
+  partition_of: string | null;
+  partition_number: number | null;
+  partitions_in_run: number | null;
   last_error: string | null;
 }
 
@@ -179,7 +183,8 @@ export async function collectStatus(rt: Runtime): Promise<StatusRow[]> {
                 extract(epoch FROM coalesce(ended_at, clock_timestamp()) - started_at)::float8 AS elapsed,
                 extract(epoch FROM clock_timestamp() - phase_started_at)::float8 AS phase_elapsed,
                 size_before, size_after, runner_host || ':' || runner_pid AS runner, runner_host, runner_pid, last_error,
-                to_jsonb(r) ->> 'throttle' AS throttle,
+                to_jsonb(r) ->> 'throttle' AS throttle, to_jsonb(r) ->> 'partition_of' AS partition_of,
+                (to_jsonb(r) ->> 'partition_number')::int AS partition_number, (to_jsonb(r) ->> 'partitions_in_run')::int AS partitions_in_run,
                 to_regclass(format('%I.%I', $1::text, 'progress_' || table_oid)) IS NOT NULL AS chunked
          FROM ${quoteIdent(HELPER_SCHEMA)}.runs r ORDER BY schema_name, table_name, run_id DESC`,
         [HELPER_SCHEMA],
@@ -196,7 +201,9 @@ export async function collectStatus(rt: Runtime): Promise<StatusRow[]> {
           remaining_s: null, remaining_basis: null,
           size_before: num(r.size_before), size_after: num(r.size_after),
           runner: r.runner, runner_pid: num(r.runner_pid), runner_host: r.runner_host,
-          kept_chunked_copy: r.chunked && r.status !== 'done', throttle: null, last_error: r.last_error,
+          kept_chunked_copy: r.chunked && r.status !== 'done', throttle: null,
+          partition_of: r.partition_of, partition_number: r.partition_number, partitions_in_run: r.partitions_in_run,
+          last_error: r.last_error,
         };
         if (row.status === 'running' && !row.live) row.status = 'died';
         if (['running', 'died', 'prepared', 'stopped'].includes(row.status) || row.live) {
@@ -258,6 +265,11 @@ export function renderStatus(rows: StatusRow[]): string {
       const parts = [`${r.connection} ${r.table}: ${statusText(r)}`];
       if (!(r.status === 'aborted' && r.phase === 'aborted')) parts.push(`phase ${r.phase}`);
       const active = r.live || r.status === 'died';
+      if (r.partition_of !== null && r.partition_number !== null && r.partitions_in_run !== null) {
+        const left = r.partitions_in_run - r.partition_number;
+        parts.push(`partition ${r.partition_number} of ${r.partitions_in_run} of ${r.partition_of}` +
+          (active ? ` (${left} after it in this run)` : ''));
+      }
       if (active && r.phase === 'copy') {
         if (r.rows_copied !== null) parts.push(`copied ${r.rows_copied} of ~${n(r.rows_estimate)} rows${pct(r.rows_copied, r.rows_estimate)}`);
         else if (r.copy_bytes) parts.push(`copy ${formatBytes(r.copy_bytes)} of ~${formatBytes(r.copy_bytes_expected ?? undefined)} written${pct(r.copy_bytes, r.copy_bytes_expected)}, ~${n(r.rows_estimate)} rows to copy`);

@@ -66,6 +66,9 @@ export async function createHelperSchema(client: pg.Client, log: Logger): Promis
   return 'created';
 }
 
+/** The column of rpcl.runs each version added: how the installed version is read. */
+const VERSION_COLUMNS: Record<number, string> = { 2: 'pause_requested', 3: 'partition_of' };
+
 /** Versions after 1, each with its script sql/upgrade_<version>.sql. */
 const UPGRADES = Array.from({ length: HELPER_SCHEMA_VERSION - 1 }, (_, k) => k + 2);
 
@@ -79,13 +82,16 @@ function readUpgrade(version: number): string {
  */
 async function upgradeHelperSchema(client: pg.Client, log: Logger): Promise<void> {
   // Read from the catalog, which every role may read: a role that only has USAGE on the schema
-  // and rights on rpcl.runs cannot read schema_version. Version 2 added runs.pause_requested.
-  const current = async () =>
-    (await client.query(
-      `SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = $1 AND c.relname = 'runs' AND a.attname = 'pause_requested' AND NOT a.attisdropped`,
-      [HELPER_SCHEMA],
-    )).rowCount === 1 ? 2 : 1;
+  // and rights on rpcl.runs cannot read schema_version. Each version added a column to runs.
+  const current = async () => {
+    const { rows } = await client.query<{ attname: string }>(
+      `SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = 'runs' AND a.attname = ANY($2::text[]) AND NOT a.attisdropped`,
+      [HELPER_SCHEMA, Object.values(VERSION_COLUMNS)],
+    );
+    const present = new Set(rows.map((r) => r.attname));
+    return Math.max(1, ...Object.entries(VERSION_COLUMNS).filter(([, col]) => present.has(col)).map(([v]) => Number(v)));
+  };
   if ((await current()) >= HELPER_SCHEMA_VERSION) return;
   try {
     await inTransaction(client, async () => {

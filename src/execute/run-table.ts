@@ -98,7 +98,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         opts.emit({ type: 'phase', ref, phase: 'replay', detail: `resuming the ${kept.chunked ? 'complete chunked' : 'prepared'} copy: no second copy is made` });
       }
     } else {
-      runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name });
+      runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name, partitionOf: candidate.partitionOf });
     }
     const chunked = from !== 'fresh' ? kept?.chunked === true : usesChunkedCopy(opts.conn.copyMode, facts.totalBytes);
     // The phase the run is in, as its events tell it: a stop request must not cancel the swap.

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { TableFacts } from '../inspect/facts.js';
+import type { PartitionPlace } from '../inspect/select.js';
 import type { Phase } from '../report/events.js';
 import { helperName } from '../plan/capture.js';
 import { workNames } from '../plan/names.js';
@@ -9,14 +10,17 @@ import { workNames } from '../plan/names.js';
 export async function insertRun(
   control: pg.Client,
   facts: TableFacts,
-  ids: { configName: string; connection: string },
+  ids: { configName: string; connection: string; partitionOf?: PartitionPlace | null },
 ): Promise<number> {
+  const place = ids.partitionOf ?? null;
   const { rows } = await control.query<{ run_id: string }>(
     `INSERT INTO rpcl.runs (table_oid, schema_name, table_name, config_name, connection_name, phase, status,
-                            size_before, rows_estimate, runner_pid, runner_host, fingerprint, relfilenode)
-     VALUES ($1, $2, $3, $4, $5, 'starting', 'running', $6, $7, $8, $9, $10, $11) RETURNING run_id`,
+                            size_before, rows_estimate, runner_pid, runner_host, fingerprint, relfilenode,
+                            partition_of, partition_number, partitions_in_run)
+     VALUES ($1, $2, $3, $4, $5, 'starting', 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id`,
     [facts.oid, facts.schema, facts.name, ids.configName, ids.connection, facts.totalBytes,
-      Math.round(facts.estimatedRows), process.pid, hostname(), facts.fingerprint, facts.relfilenode],
+      Math.round(facts.estimatedRows), process.pid, hostname(), facts.fingerprint, facts.relfilenode,
+      place?.root ?? null, place?.number ?? null, place?.of ?? null],
   );
   return Number(rows[0]!.run_id);
 }

@@ -19,6 +19,37 @@ export interface Candidate {
   indexBytes: number;
   /** Heap, TOAST and indexes (pg_total_relation_size). */
   totalBytes: number;
+  /** A leaf partition: its partitioned table at the top, and its place among that table's leaves in this run. */
+  partitionOf: PartitionPlace | null;
+}
+
+export interface PartitionPlace {
+  /** The root partitioned table, as displayed. */
+  root: string;
+  /** 1-based, in run order. */
+  number: number;
+  of: number;
+}
+
+/**
+ * Numbers the leaves of each partitioned table in the order the run takes them (the
+ * candidates' order), so that the log and `status` say which leaf is in progress and how many
+ * remain. `roots` maps a leaf's OID to its root's display name.
+ */
+export function numberPartitions(candidates: Candidate[], roots: ReadonlyMap<number, string>): Candidate[] {
+  const total = new Map<string, number>();
+  for (const c of candidates) {
+    const root = roots.get(c.oid);
+    if (root !== undefined) total.set(root, (total.get(root) ?? 0) + 1);
+  }
+  const seen = new Map<string, number>();
+  return candidates.map((c) => {
+    const root = roots.get(c.oid);
+    if (root === undefined) return { ...c, partitionOf: null };
+    const number = (seen.get(root) ?? 0) + 1;
+    seen.set(root, number);
+    return { ...c, partitionOf: { root, number, of: total.get(root)! } };
+  });
 }
 
 /** The heap's share of live rows, by the bloat estimate: 1 when nothing is known. */
@@ -102,7 +133,14 @@ export async function selectTables(
   candidates.sort(
     (a, b) => b.estimatedBloatBytes - a.estimatedBloatBytes || b.heapBytes - a.heapBytes || a.oid - b.oid,
   );
-  return { candidates, missing };
+  const roots = await client.query<{ oid: string; nspname: string; relname: string }>(
+    `SELECT c.oid::int8 AS oid, n.nspname, r.relname
+     FROM pg_class c JOIN pg_class r ON r.oid = pg_partition_root(c.oid) JOIN pg_namespace n ON n.oid = r.relnamespace
+     WHERE c.oid = ANY($1::oid[]) AND c.relispartition`,
+    [oids],
+  );
+  const rootOf = new Map(roots.rows.map((r) => [Number(r.oid), displayQualified({ schema: r.nspname, name: r.relname })]));
+  return { candidates: numberPartitions(candidates, rootOf), missing };
 }
 
 /** Sizes and estimated bloat of the given tables (in no particular order). */
@@ -117,6 +155,7 @@ export async function estimateTables(client: pg.Client, oids: number[], listed: 
     heapBytes: Number(r.heap_bytes),
     indexBytes: Number(r.index_bytes),
     totalBytes: Number(r.total_bytes),
+    partitionOf: null,
   }));
 }
 

@@ -47,8 +47,12 @@ describe('refusals', () => {
     refused('public.nullable_unique', /refused: it has no primary key and no NOT NULL unique index/));
   it('a view', () => refused('public.a_view', /refused: it is a view: views hold no data/));
   it('a materialized view', () => refused('public.a_matview', /refused: it is a materialized view: use REFRESH MATERIALIZED VIEW CONCURRENTLY/));
-  it('a partitioned parent', () => refused('public.parted', /refused: it is a partitioned table/));
-  it('a partition', () => refused('public.parted_1', /refused: it is a partition/));
+  it('a partitioned table without partitions', () =>
+    refused('public.parted_empty', /refused: it is a partitioned table, which holds no rows itself: name it in tables and each of its partitions is repacked in turn/));
+  it('a partition of a partitioned table that a foreign key references', () =>
+    refused('public.parted_1', /refused: foreign key parted_child_parted_id_fkey of public\.parted_child references its partitioned table: detaching a partition makes PostgreSQL check every referencing row/));
+  it('a partitioned table that a foreign key references stands for its partitions, each refused', () =>
+    refused('public.parted', /seed public\.parted_1: refused: foreign key parted_child_parted_id_fkey/));
   it('an inheritance parent', () => refused('public.inh_parent', /refused: it is an inheritance parent of inh_child/));
   it('an inheritance child', () => refused('public.inh_child', /refused: it inherits from inh_parent/));
   it('a system catalog', () => refused('pg_catalog.pg_class', /refused: it is a system catalog/));

@@ -137,15 +137,16 @@ describe('helper schema', () => {
     const home = makeHome();
     writeConfig(home, 'default', config().replace('lock_timeout = "500ms"', 'lock_timeout = "500ms"\ntables = ["public.small"]'));
     const run = await runCli(['repack_tables', '--debug'], { home });
-    expect(run.stderr).toMatch(/upgraded the helper schema rpcl to version 2/);
+    expect(run.stderr).toMatch(/upgraded the helper schema rpcl to version 3/);
     expect(run.code).toBe(0);
     const { rows } = await sql.query(
       `SELECT (SELECT array_agg(version ORDER BY version) FROM rpcl.schema_version) AS versions,
-              (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'rpcl.runs'::regclass AND attname IN ('pause_requested', 'throttle')) AS columns,
+              (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'rpcl.runs'::regclass
+                 AND attname IN ('pause_requested', 'throttle', 'partition_of', 'partition_number', 'partitions_in_run')) AS columns,
               (SELECT count(*)::int FROM rpcl.runs WHERE runner_host = 'old-host') AS old_runs`,
     );
-    expect(rows[0]).toEqual({ versions: [1, 2], columns: 2, old_runs: 1 });
-    // Once is enough: the next run finds version 2 and says nothing about it.
+    expect(rows[0]).toEqual({ versions: [1, 2, 3], columns: 5, old_runs: 1 });
+    // Once is enough: the next run finds version 3 and says nothing about it.
     const again = await runCli(['repack_tables', '--debug'], { home });
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/upgraded the helper schema/);

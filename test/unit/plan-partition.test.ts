@@ -4,6 +4,7 @@ import { createCopyTable } from '../../src/plan/copy.js';
 import { copyForeignKeys, defaultExclusion, partitionRefusal } from '../../src/plan/partition.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { swapLocks, swapSteps } from '../../src/plan/swap.js';
+import { numberPartitions } from '../../src/inspect/select.js';
 import { facts } from '../support/facts.js';
 
 const partition = (extra: Partial<PartitionFact> = {}): PartitionFact => ({
@@ -144,5 +145,21 @@ describe('a default partition beside the repacked one', () => {
     expect(check).toBeGreaterThanOrEqual(0);
     expect(check).toBeLessThan(attach);
     expect(drop).toBeGreaterThan(attach);
+  });
+});
+
+describe('the leaves of a partitioned table in a run', () => {
+  it('are numbered in run order per partitioned table; other tables are not', () => {
+    const c = (oid: number) => ({
+      oid, schema: 's', name: `t${oid}`, listed: true, estimatedBloatBytes: 0, heapBytes: 0, indexBytes: 0, totalBytes: 0, partitionOf: null,
+    });
+    const roots = new Map([[1, 's.events'], [3, 's.events'], [4, 's.logs'], [5, 's.events']]);
+    expect(numberPartitions([c(5), c(2), c(1), c(4), c(3)], roots).map((x) => [x.oid, x.partitionOf])).toEqual([
+      [5, { root: 's.events', number: 1, of: 3 }],
+      [2, null],
+      [1, { root: 's.events', number: 2, of: 3 }],
+      [4, { root: 's.logs', number: 1, of: 1 }],
+      [3, { root: 's.events', number: 3, of: 3 }],
+    ]);
   });
 });

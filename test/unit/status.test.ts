@@ -8,7 +8,7 @@ const row = (extra: Partial<StatusRow>): StatusRow => ({
   backlog: null, backlog_capped: false, change_rate: null, replay_rate: null, predicted_swap_ms: null,
   started_at: '2026-12-01 10:00:00+00', ended_at: null, elapsed_s: 0, phase_elapsed_s: 0, remaining_s: null, remaining_basis: null,
   size_before: 1, size_after: null, runner: 'db-admin:4242', runner_pid: 4242, runner_host: 'db-admin',
-  kept_chunked_copy: false, throttle: null, last_error: null,
+  kept_chunked_copy: false, throttle: null, partition_of: null, partition_number: null, partitions_in_run: null, last_error: null,
   ...extra,
 });
 
@@ -72,5 +72,14 @@ describe('status: text', () => {
     })]);
     expect(text).toBe('prod public.orders: aborted: its kept copy was removed by abort_repack (or drop_schema); the table is as it was, elapsed 55 s [db-admin:4242]');
     expect(text).not.toMatch(/died/);
+  });
+});
+
+describe('status: partitions', () => {
+  it('says which leaf of which partitioned table is in progress and how many follow it', () => {
+    const text = renderStatus([row({ table: 'sales.events_2026_03', partition_of: 'sales.events', partition_number: 3, partitions_in_run: 10 })]);
+    expect(text).toMatch(/^prod sales\.events_2026_03: running, phase copy, partition 3 of 10 of sales\.events \(7 after it in this run\), /);
+    const done = renderStatus([row({ status: 'done', live: false, phase: 'done', partition_of: 'sales.events', partition_number: 10, partitions_in_run: 10 })]);
+    expect(done).toContain('partition 10 of 10 of sales.events, elapsed');
   });
 });

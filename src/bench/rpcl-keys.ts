@@ -55,15 +55,22 @@ export function benchDefaults(parallel: number): RpclKeys {
   ]);
 }
 
-/** The bench's config file: one connection, `bench`, on the bench's table; a key given twice would be a TOML error, so `keys` is the merged set. */
-export function benchConfigToml(conn: { host: string; port: number; user: string; database: string }, keys: RpclKeys): string {
+/**
+ * The bench's config file: one connection, `bench`, on the bench's table (or `table`, for the
+ * partitions bench); a key given twice would be a TOML error, so `keys` is the merged set.
+ */
+export function benchConfigToml(
+  conn: { host: string; port: number; user: string; database: string },
+  keys: RpclKeys,
+  table = 'public.table_for_repack',
+): string {
   const lines = [
     '[connections.bench]',
     `host = ${tomlValue(conn.host)}`,
     `port = ${conn.port}`,
     `user = ${tomlValue(conn.user)}`,
     `database = ${tomlValue(conn.database)}`,
-    'tables = ["public.table_for_repack"]',
+    `tables = [${tomlValue(table)}]`,
     ...[...keys].map(([k, v]) => `${k} = ${tomlValue(v)}`),
   ];
   return `${lines.join('\n')}\n`;

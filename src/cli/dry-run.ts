@@ -21,6 +21,8 @@ import { inspectTable } from '../inspect/table.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable, tableRef } from '../plan/capture.js';
 import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../plan/copy.js';
+import { attachProofSteps } from '../plan/partition.js';
+import type { PartitionFact } from '../inspect/facts.js';
 import { copyChunk, createProgressTable, takeChunkLogBatch } from '../plan/chunked-copy.js';
 import { CHUNKED_FROM_BYTES, usesChunkedCopy } from '../plan/copy-mode.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
@@ -86,8 +88,9 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
     phase('indexes', `indexes (${indexPhase})`, indexSteps);
   }
   const batch = replayBatch(facts);
+  const proofs = attachProofSteps(facts).map((s) => ({ ...s, description: `once, before the first batch: ${s.description}` }));
   phase('replay', 'replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
-    createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },
+    ...proofs, createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },
     ...batch.apply,
   ]);
   await client.query(`SELECT set_config('search_path', 'pg_catalog, pg_temp', true)`);
@@ -174,6 +177,7 @@ export async function dryRun(rt: Runtime): Promise<number> {
           },
         });
         for (const line of summary) print(line);
+        if (facts.partition !== null) print(partitionLine(facts.partition));
         print(' SQL, phase by phase:');
         for (const line of sqlLines(phases)) print(line);
       }
@@ -184,3 +188,11 @@ export async function dryRun(rt: Runtime): Promise<number> {
   }
   return code;
 }
+
+/** What the swap does to a partition's parent: the whole application's table. */
+function partitionLine(p: PartitionFact): string {
+  const parent = displayQualified(p.parent);
+  return `   ${'partition'.padEnd(17)}of ${parent} ${p.bound}: the swap detaches it and attaches the copy in its place, ` +
+    `holding ACCESS EXCLUSIVE on ${parent} (every query on it waits) for the swap's milliseconds`;
+}
+

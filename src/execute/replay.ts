@@ -11,7 +11,6 @@ import { quoteIdent } from '../db/ident.js';
 import { HELPER_SCHEMA, workNames } from '../plan/names.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { sleep } from '../db/session.js';
-import { isSqlState, SqlState } from '../db/sqlstate.js';
 import { DefinitionChangedError, StopRequestedError, type TableRun } from './context.js';
 import { ReplayEstimator } from './estimator.js';
 import { runStep } from './steps.js';
@@ -50,28 +49,7 @@ export async function applyBatch(client: pg.Client, run: TableRun, take = takeLo
   return { logRows, keys, truncated, ms: performance.now() - started };
 }
 
-/**
- * A partition's copy carries its partitioned table's foreign keys (plan/partition.ts): a row
- * re-read in the batch's snapshot may reference a row that a transaction committed since has
- * deleted (with the referencing row, which the batch does not see gone yet). Its check then
- * fails with a serialization failure; the batch rolls back whole, its log rows untouched, and
- * a new batch with a newer snapshot sees both gone.
- */
-const SERIALIZATION_RETRIES = 10;
-
 export async function replayOnce(run: TableRun): Promise<BatchResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await replayBatchOnce(run);
-    } catch (err) {
-      if (!isSqlState(err, SqlState.serializationFailure) || attempt >= SERIALIZATION_RETRIES) throw err;
-      run.log.debug(`replay batch: ${(err as Error).message}; retrying with a new snapshot (attempt ${attempt})`, run.ref);
-      await sleep(10 * attempt);
-    }
-  }
-}
-
-async function replayBatchOnce(run: TableRun): Promise<BatchResult> {
   const { work } = run;
   const started = performance.now();
   await work.query('BEGIN ISOLATION LEVEL REPEATABLE READ');

@@ -130,17 +130,6 @@ export interface RelationName {
   name: string;
 }
 
-export interface InheritedForeignKeyFact {
-  /** The clone's name on the partition (the copy's gets the same). */
-  name: string;
-  /** pg_get_constraintdef of the clone, read with search_path = pg_catalog. */
-  definition: string;
-  validated: boolean;
-  referenced: RelationName;
-  /** Adding it to the copy needs REFERENCES on the referenced table. */
-  canReference: boolean;
-}
-
 /** The table is a partition: where it sits, and what its swap must keep. */
 export interface PartitionFact {
   parent: RelationName;
@@ -160,11 +149,8 @@ export interface PartitionFact {
   defaultSibling: RelationName | null;
   /** The parent, its parent, up to the root. */
   ancestors: RelationName[];
-  /**
-   * Foreign keys declared on an ancestor, as the partition's clones of them: the copy gets an
-   * equal one, validated before the swap, which ATTACH then adopts without a check.
-   */
-  inheritedForeignKeys: InheritedForeignKeyFact[];
+  /** Foreign keys declared on an ancestor: the partition holds clones of them. */
+  foreignKeysOfAncestors: { name: string; table: Omit<RelationName, 'oid'> }[];
   /** rpcl's constraints on this partition (a default partition while a sibling is repacked). */
   workConstraints: string[];
   /** Foreign keys that reference an ancestor: DETACH checks every referencing row against the partition. */

@@ -38,22 +38,14 @@ export async function readPartition(client: pg.Client, oid: number): Promise<Par
       [oid],
     );
     const ancestorOids = ancestors.rows.map((a) => Number(a.oid));
-    const incoming = await client.query(
-      `SELECT con.conname, n.nspname, c.relname
+    const fks = await client.query(
+      `SELECT con.conname, n.nspname, c.relname, con.conrelid = ANY($1::oid[]) AS outgoing
        FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE con.contype = 'f' AND con.conparentid = 0 AND con.confrelid = ANY($1::oid[])
+       WHERE con.contype = 'f' AND con.conparentid = 0 AND (con.conrelid = ANY($1::oid[]) OR con.confrelid = ANY($1::oid[]))
        ORDER BY 1, 2, 3`,
       [ancestorOids],
     );
-    const inherited = await client.query(
-      `SELECT con.conname, pg_get_constraintdef(con.oid) AS def, con.convalidated,
-              r.oid::int8 AS ref_oid, rn.nspname AS ref_schema, r.relname AS ref_name,
-              has_table_privilege(r.oid, 'REFERENCES') AS can_reference
-       FROM pg_constraint con JOIN pg_class r ON r.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-       WHERE con.contype = 'f' AND con.conrelid = $1::oid AND con.conparentid <> 0
-       ORDER BY 1`,
-      [oid],
-    );
+    const fk = (f: { conname: string; nspname: string; relname: string }) => ({ name: f.conname, table: { schema: f.nspname, name: f.relname } });
     const work = await client.query<{ conname: string }>(
       `SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND starts_with(conname, 'rpcl_excl_') ORDER BY 1`,
       [oid],
@@ -68,11 +60,8 @@ export async function readPartition(client: pg.Client, oid: number): Promise<Par
       isDefault: r.is_default,
       defaultSibling: r.default_oid === null ? null : { oid: Number(r.default_oid), schema: r.default_schema, name: r.default_name },
       ancestors: ancestors.rows.map((a) => ({ oid: Number(a.oid), schema: a.nspname, name: a.relname })),
-      inheritedForeignKeys: inherited.rows.map((f) => ({
-        name: f.conname, definition: f.def, validated: f.convalidated, canReference: f.can_reference,
-        referenced: { oid: Number(f.ref_oid), schema: f.ref_schema, name: f.ref_name },
-      })),
-      foreignKeysToAncestors: incoming.rows.map((f) => ({ name: f.conname, table: { schema: f.nspname, name: f.relname } })),
+      foreignKeysOfAncestors: fks.rows.filter((f) => f.outgoing).map(fk),
+      foreignKeysToAncestors: fks.rows.filter((f) => !f.outgoing).map(fk),
     };
   } finally {
     await client.query(`SELECT set_config('search_path', $1, false)`, [saved.rows[0]?.path ?? '"$user", public']);

@@ -13,12 +13,6 @@
  *   constraints the partition lacks. The copy has every index of the old partition (which has
  *   one attached to each of the parent's), with its constraint for a PRIMARY KEY or UNIQUE,
  *   and LIKE gave it every CHECK and NOT NULL: ATTACH only links them (catalog work).
- * - ATTACH adds the partitioned table's foreign keys to the new partition, validating each
- *   one it does not find there by scanning the partition. The copy gets each of them once it
- *   is complete, NOT VALID and then validated (a scan that blocks no writer), so ATTACH adopts
- *   them as they are. From then on replayed rows are checked against the referenced tables
- *   too (see replay.ts for what that changes). ATTACH drops the copy's own triggers on each
- *   referenced table, which takes that table's ACCESS EXCLUSIVE lock: the swap locks it first.
  * - ATTACH scans the parent's default partition, if it has one beside this partition, to prove
  *   it holds no row of the bound, unless its constraints imply that. rpcl adds one to it for
  *   the time of the run (`rpcl_excl_<oid>`: NOT the partition constraint), NOT VALID and then
@@ -26,9 +20,15 @@
  *   default partition can never hold, so it rejects no write. It is a work object on an
  *   application table: every cleanup removes it (cleanup.ts), and a run on the default
  *   partition itself is refused while it is there (its copy would inherit it).
- * - What cannot be done in bounded time is refused before any work (partitionRefusal):
- *   foreign keys to the partitioned table (DETACH checks every referencing row against the
- *   partition).
+ * - What cannot be done in bounded time, or not without harming the application, is refused
+ *   before any work (partitionRefusal):
+ *   - foreign keys that reference the partitioned table: DETACH checks every referencing row
+ *     against the partition;
+ *   - foreign keys of the partitioned table: ATTACH adds each to the new partition and
+ *     validates it by a scan unless the partition has an equal, valid one. The copy cannot
+ *     have one before the swap: it lags the table, so a row the application deleted may still
+ *     be in it, and a referenced row's DELETE or key UPDATE (NO ACTION, RESTRICT) would then
+ *     fail in the application; and validating it before the swap races with those deletes.
  *
  * Row triggers of the parent are cloned onto the copy by ATTACH; the partition's own triggers
  * are re-created by the swap like any table's (live.ts reads only those, tgparentid = 0).
@@ -38,10 +38,6 @@ import type { PartitionFact, TableFacts } from '../inspect/facts.js';
 import { helperName, tableRef } from './capture.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
-
-function withoutNotValid(definition: string): string {
-  return definition.replace(/ NOT VALID$/, '');
-}
 
 function display(t: { schema: string; name: string }): string {
   return `${displayIdent(t.schema)}.${displayIdent(t.name)}`;
@@ -60,10 +56,13 @@ export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'iden
       'long as that scan takes. rpcl does not repack partitions of a referenced partitioned table; drop the foreign key around ' +
       'the repack (and re-add it NOT VALID, then VALIDATE), or use VACUUM FULL on the partition in a maintenance window';
   }
-  const unreferenceable = p.inheritedForeignKeys.find((f) => !f.canReference);
-  if (unreferenceable) {
-    return `its foreign key ${displayIdent(unreferenceable.name)} (from its partitioned table) references ${display(unreferenceable.referenced)}, ` +
-      'on which the connected role has no REFERENCES privilege: the copy needs the same foreign key; GRANT REFERENCES to the role';
+  const outgoing = p.foreignKeysOfAncestors[0];
+  if (outgoing) {
+    return `its partitioned table ${display(outgoing.table)} has foreign key ${displayIdent(outgoing.name)}: attaching the copy would make ` +
+      'PostgreSQL validate every row of it while the whole partitioned table is locked, and giving the copy that foreign key ' +
+      "before the swap would make the application's deletes of referenced rows fail while the copy lags behind. rpcl does not " +
+      'repack such partitions; drop the foreign key around the repack (and re-add it NOT VALID, then VALIDATE), or use ' +
+      'VACUUM FULL on the partition in a maintenance window'
   }
   if (p.workConstraints.length > 0) {
     return `it carries rpcl's constraint ${p.workConstraints.join(', ')}, added while another partition of ${parent} is repacked: ` +
@@ -73,31 +72,6 @@ export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'iden
     return 'it is a partition with an identity column: rpcl does not repack those yet';
   }
   return null;
-}
-
-/**
- * The partitioned table's foreign keys on the complete copy: NOT VALID first (SHARE ROW
- * EXCLUSIVE on the referenced table, which waits for its writers: run under lock_timeout),
- * then validated (a scan of the copy; ROW SHARE on the referenced table blocks no writer).
- * A clone that is NOT VALID, because its parent's is, stays so on the copy.
- */
-export function copyForeignKeys(facts: TableFacts): { add: Step; validate: Step | null; name: string }[] {
-  const copy = helperName(workNames.copyTable(facts.oid));
-  return (facts.partition?.inheritedForeignKeys ?? []).map((fk) => ({
-    name: fk.name,
-    add: {
-      description: `foreign key ${fk.name} on the copy, NOT VALID`,
-      sql: `ALTER TABLE ${copy} ADD CONSTRAINT ${quoteIdent(fk.name)} ${withoutNotValid(fk.definition)} NOT VALID`,
-      locks: [{ table: quoteQualified(fk.referenced), level: 'SHARE ROW EXCLUSIVE' }],
-    },
-    validate: fk.validated
-      ? {
-          description: `validate foreign key ${fk.name} on the copy`,
-          sql: `ALTER TABLE ${copy} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`,
-          locks: [{ table: quoteQualified(fk.referenced), level: 'ROW SHARE' }],
-        }
-      : null,
-  }));
 }
 
 /**
@@ -123,6 +97,14 @@ export function defaultExclusion(facts: TableFacts): { add: Step; validate: Step
       locks: [{ table: target, level: 'SHARE UPDATE EXCLUSIVE' }],
     },
   };
+}
+
+/** Everything the run adds before its replay so that ATTACH scans nothing, in order (for --dry-run). */
+export function attachProofSteps(facts: TableFacts): Step[] {
+  const exclusion = defaultExclusion(facts);
+  return [
+    ...(exclusion ? [exclusion.add, exclusion.validate] : []),
+  ];
 }
 
 /** The copy's proof that its rows fit the partition's bound, checked as rows are written. */

@@ -1,7 +1,6 @@
 /** A planned SQL statement with the locks it takes on application tables, for the executor and --dry-run. */
 export type LockLevel =
   | 'ACCESS SHARE'
-  | 'ROW SHARE'
   | 'ROW EXCLUSIVE'
   | 'SHARE UPDATE EXCLUSIVE'
   | 'SHARE ROW EXCLUSIVE'

@@ -77,12 +77,6 @@ export function swapLocks(facts: TableFacts, order: LockOrder = 'dependents-firs
     const r = fk.referenced;
     if (r.oid !== facts.oid && !partners.has(r.oid)) partners.set(r.oid, { ref: quoteQualified(r), level: 'SHARE ROW EXCLUSIVE' });
   }
-  // A partition's inherited foreign keys: ATTACH drops the copy's own triggers on the
-  // referenced table (ACCESS EXCLUSIVE there).
-  for (const fk of facts.partition?.inheritedForeignKeys ?? []) {
-    const r = fk.referenced;
-    if (r.oid !== facts.oid) partners.set(r.oid, { ref: quoteQualified(r), level: 'ACCESS EXCLUSIVE' });
-  }
   // A partition's parent is locked like a view: queries on the parent lock it, then the partitions.
   const partition = partitionLockTargets(facts).map((t) => lock(t.ref, 'ACCESS EXCLUSIVE', t.only));
   const dependents = [...views, ...partition, ...[...partners.entries()].sort(([a], [b]) => a - b).map(([, t]) => lock(t.ref, t.level))];

@@ -37,8 +37,9 @@ export async function runPhases(run: TableRun, how: { from: StartFrom; chunked: 
     });
     await copyInChunks(run, throttle);
   }
-  await prepareAttach(run);
   const { emit, ref } = run;
+  // Only a run that goes on to the swap: a kept copy leaves no work object on another table.
+  if (!how.prepareOnly) await prepareAttach(run);
   emit({ type: 'phase', ref, phase: 'replay' });
   await testPause('replay', run.stopRequested);
   await runStep(run.work, createBatchTable(run.facts));

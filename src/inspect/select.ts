@@ -32,6 +32,30 @@ export interface PartitionPlace {
 }
 
 /**
+ * A default partition goes after every other partition of its parent in the run: each of those
+ * puts a CHECK constraint on it for the time of its own run (plan/partition.ts), and a run on
+ * the default partition is refused while one is there. Otherwise the order stays.
+ */
+export function defaultsAfterSiblings(
+  candidates: Candidate[],
+  parentOf: ReadonlyMap<number, number>,
+  defaults: ReadonlySet<number>,
+): Candidate[] {
+  const out = candidates.filter((c) => !defaults.has(c.oid));
+  for (const d of candidates.filter((c) => defaults.has(c.oid))) {
+    const parent = parentOf.get(d.oid);
+    let at = -1;
+    out.forEach((c, i) => {
+      if (parentOf.get(c.oid) === parent) at = i;
+    });
+    // No sibling selected: it keeps its place by bloat among the others.
+    if (at === -1) at = out.findIndex((c) => candidates.indexOf(c) > candidates.indexOf(d)) - 1;
+    out.splice(at === -2 ? out.length : at + 1, 0, d);
+  }
+  return out;
+}
+
+/**
  * Numbers the leaves of each partitioned table in the order the run takes them (the
  * candidates' order), so that the log and `status` say which leaf is in progress and how many
  * remain. `roots` maps a leaf's OID to its root's display name.
@@ -133,14 +157,20 @@ export async function selectTables(
   candidates.sort(
     (a, b) => b.estimatedBloatBytes - a.estimatedBloatBytes || b.heapBytes - a.heapBytes || a.oid - b.oid,
   );
-  const roots = await client.query<{ oid: string; nspname: string; relname: string }>(
-    `SELECT c.oid::int8 AS oid, n.nspname, r.relname
-     FROM pg_class c JOIN pg_class r ON r.oid = pg_partition_root(c.oid) JOIN pg_namespace n ON n.oid = r.relnamespace
+  const partitions = await client.query<{ oid: string; parent: string; is_default: boolean; nspname: string; relname: string }>(
+    `SELECT c.oid::int8 AS oid, i.inhparent::int8 AS parent, pt.partdefid = c.oid AS is_default, n.nspname, r.relname
+     FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+     JOIN pg_class r ON r.oid = pg_partition_root(c.oid) JOIN pg_namespace n ON n.oid = r.relnamespace
      WHERE c.oid = ANY($1::oid[]) AND c.relispartition`,
     [oids],
   );
-  const rootOf = new Map(roots.rows.map((r) => [Number(r.oid), displayQualified({ schema: r.nspname, name: r.relname })]));
-  return { candidates: numberPartitions(candidates, rootOf), missing };
+  const rootOf = new Map(partitions.rows.map((r) => [Number(r.oid), displayQualified({ schema: r.nspname, name: r.relname })]));
+  const ordered = defaultsAfterSiblings(
+    candidates,
+    new Map(partitions.rows.map((r) => [Number(r.oid), Number(r.parent)])),
+    new Set(partitions.rows.filter((r) => r.is_default).map((r) => Number(r.oid))),
+  );
+  return { candidates: numberPartitions(ordered, rootOf), missing };
 }
 
 /** Sizes and estimated bloat of the given tables (in no particular order). */

@@ -9,7 +9,7 @@
  * the swap) is the oracle for "no scan".
  */
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { catalogSnapshot } from '../support/catalog.js';
 import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
@@ -65,6 +65,7 @@ class Writers {
   constructor(private readonly clients: pg.Client[]) {}
 
   start(): void {
+    running.push(this);
     this.running = true;
     this.loops = this.clients.map((c, i) => this.loop(c, i));
   }
@@ -105,6 +106,12 @@ class Writers {
   }
 }
 
+/** Whatever a failed test left running is stopped before the next one (and the database's drop). */
+const running: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((w) => w.stop()));
+});
+
 async function ordered(table: string): Promise<{ n: number; md5: string }> {
   const { rows } = await sql.query(
     `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY id, day)), '') AS md5
@@ -133,6 +140,7 @@ describe('partition proofs', () => {
     writeConfig(home, 'default', connectionConfig(db, [`tables = ['${ORDERS}']`, 'lock_timeout = "2s"', 'check_time = 1']));
     writers.start();
     readers.start();
+    running.push(readers);
     const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:1500' } });
     await writers.stop();
     await readers.stop();
@@ -194,6 +202,52 @@ describe('partition proofs', () => {
     expect(await catalogSnapshot(sql)).toEqual(catalogBefore);
     expect(await rpclLeftovers(sql)).toEqual([]);
     expect(await ordered(ORDERS)).toEqual(await ordered(`${S}.control`));
+  });
+
+  it('prepare_repack keeps every leaf prepared (no constraint on the default partition meanwhile); status names the leaf; repack_tables swaps them', async () => {
+    await createSchema();
+    const catalogBefore = await catalogSnapshot(sql);
+    const writers = new Writers(await sessions(2));
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [`tables = ['${ORDERS}']`, 'lock_timeout = "2s"']));
+    writers.start();
+    const prepare = await runCli(['prepare_repack', '--debug'], { home });
+    expect(prepare.code, prepare.stderr).toBe(0);
+    // A kept copy leaves nothing on the application's tables but its capture trigger: the
+    // default partition gets its CHECK constraint from the run that swaps.
+    expect((await sql.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname LIKE 'rpcl_excl_%'`)).rows[0].n).toBe(0);
+    expect(prepare.stderr).toMatch(/"Part Proofs"\."Orders": partition 3 of 3, "Part Proofs"\."Orders rest"/);
+    const status = await runCli(['status'], { home });
+    expect(status.stdout).toMatch(/"Part Proofs"\."Orders 1": prepared .*partition \d of 3 of "Part Proofs"\."Orders"/);
+    const json = JSON.parse((await runCli(['status', '--json'], { home })).stdout);
+    expect(json.tables.map((t: { partition_of: string; partitions_in_run: number }) => [t.partition_of, t.partitions_in_run]))
+      .toEqual([['"Part Proofs"."Orders"', 3], ['"Part Proofs"."Orders"', 3], ['"Part Proofs"."Orders"', 3]]);
+    const repack = await runCli(['repack_tables', '--debug'], { home });
+    await writers.stop();
+    expect(repack.code, repack.stderr).toBe(0);
+    expect(repack.stderr).toMatch(/resuming the prepared copy/);
+    expect(writers.errors).toEqual([]);
+    expect(await catalogSnapshot(sql)).toEqual(catalogBefore);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    expect(await ordered(ORDERS)).toEqual(await ordered(`${S}.control`));
+  });
+
+  it("the application's TRUNCATE of the partitioned table during the run reaches the copy", async () => {
+    await createSchema();
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [`tables = ['${S}."Orders 1"']`, 'lock_timeout = "2s"']));
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:1500' } });
+    await run.waitFor(/phase replay/);
+    const app = await db.client();
+    await app.query(`BEGIN; TRUNCATE ${ORDERS}, ${S}.control; COMMIT`);
+    await app.query(`INSERT INTO ${ORDERS} SELECT g, g % 300, 1, 'after' FROM generate_series(1, 900) g`);
+    await app.query(`INSERT INTO ${S}.control SELECT g, g % 300, 1, 'after' FROM generate_series(1, 900) g`);
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/the application truncated the table: the copy was emptied/);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM ${S}."Orders 1"`)).rows[0].n).toBe(300);
+    expect(await ordered(ORDERS)).toEqual(await ordered(`${S}.control`));
+    expect(await rpclLeftovers(sql)).toEqual([]);
   });
 
   it('--dry-run names the parent the swap locks and the constraints the run adds, and changes nothing', async () => {

@@ -4,11 +4,16 @@
  * repacks it while two writers change it and mirror every change into a control table in the
  * same transaction. Then: exit code 0, a new OID, nothing of rpcl left, the catalog snapshot
  * (plus what it leaves out: column order, NOT NULL constraints, publication filters, populated
- * materialized views, partition clones of foreign keys) and pg_dump --schema-only (where
- * Debian's pg_dump can dump the server) identical before and after, the table equal to its
- * control copy in every column, and the key's sequence still ahead of the keys. A refusal that
- * rpcl documents for a feature the seed chose (see expectedRefusals in the generator) passes
- * when nothing changed; it is printed on the seed's line.
+ * materialized views, partition clones of foreign keys), the partition tree and pg_dump
+ * --schema-only (where Debian's pg_dump can dump the server) identical before and after, the
+ * table equal to its control copy in every column, and the key's sequence still ahead of the
+ * keys. A refusal that rpcl documents for a feature the seed chose (see expectedRefusals in the
+ * generator) passes when nothing changed; it is printed on the seed's line.
+ *
+ * One seed in four makes the table partitioned, and names in `tables` either the partitioned
+ * table or one leaf: then every leaf named, or standing under the table named, must have been
+ * rewritten (new OID and relfilenode, same parent and bound), every other leaf untouched, every
+ * partitioned table keep its OID, and no ATTACH may have read rows under the swap's locks.
  *
  * Even seeds copy in chunks (copy_mode = "chunked", chunks of a few rows, so that key types,
  * collations and composite keys meet the frontier), odd seeds in one snapshot.
@@ -28,6 +33,7 @@ import { describeError, isApplicationsOwn } from '../support/workload.js';
 import { makeHome, runCli, writeConfig, type CliResult } from '../support/cli.js';
 import { createTestDatabase, serverInfo, type TestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
+import { type LeafStorage, leavesOf, partitionTree } from '../support/partitions.js';
 import { generateSchema, type GeneratedSchema } from '../support/schema-generator.js';
 import { connectionConfig, tableOid } from '../support/seed.js';
 
@@ -79,7 +85,7 @@ class Writers {
 
   private async mirror(c: pg.Client, key: unknown[]): Promise<void> {
     await c.query(`DELETE FROM ${this.s.control} WHERE ${this.match}`, key);
-    await c.query(`INSERT INTO ${this.s.control} SELECT * FROM ${this.s.target} WHERE ${this.match}`, key);
+    await c.query(`INSERT INTO ${this.s.control} SELECT * FROM ${this.s.table} WHERE ${this.match}`, key);
   }
 
   private async loop(c: pg.Client, seed: number): Promise<void> {
@@ -201,7 +207,7 @@ async function checksum(sql: pg.Client, table: string, keys: string[]): Promise<
 async function dataDiff(sql: pg.Client, s: GeneratedSchema): Promise<string[]> {
   const on = s.keys.map((k) => `t.${k} = c.${k}`).join(' AND ');
   const { rows } = await sql.query<{ t: string | null; c: string | null }>(
-    `SELECT left(t::text, 300) AS t, left(c::text, 300) AS c FROM ${s.target} t FULL JOIN ${s.control} c ON ${on}
+    `SELECT left(t::text, 300) AS t, left(c::text, 300) AS c FROM ${s.table} t FULL JOIN ${s.control} c ON ${on}
      WHERE t::text IS DISTINCT FROM c::text LIMIT 5`,
   );
   return rows.map((r) => `  table:   ${r.t ?? '(missing)'}\n  control: ${r.c ?? '(missing)'}`);
@@ -209,6 +215,52 @@ async function dataDiff(sql: pg.Client, s: GeneratedSchema): Promise<string[]> {
 
 function lastLines(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).join('\n');
+}
+
+interface PartitionsBefore {
+  leaves: LeafStorage[];
+  /** OIDs of the partitioned tables, by name. */
+  partitioned: [string, number][];
+  /** The leaves the run must rewrite, as regclass prints them. */
+  rewritten: Set<string>;
+}
+
+async function partitionsBefore(sql: pg.Client, s: GeneratedSchema): Promise<PartitionsBefore | null> {
+  if (s.partitions === null) return null;
+  const name = async (n: string) => (await sql.query(`SELECT $1::regclass::text AS t`, [n])).rows[0].t as string;
+  return {
+    leaves: await leavesOf(sql, s.table),
+    partitioned: await Promise.all(s.partitions.partitioned.map(async (n) => [n, await tableOid(sql, n)] as [string, number])),
+    rewritten: new Set(await Promise.all(s.partitions.rewritten.map(name))),
+  };
+}
+
+/**
+ * The leaves rewritten (new OID and relfilenode) or untouched as they should be, each with its
+ * parent and bound, and the partitioned tables kept: problems, if any.
+ */
+async function partitionProblems(sql: pg.Client, s: GeneratedSchema, before: PartitionsBefore, repacked: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  const after = await leavesOf(sql, s.table);
+  const names = (ls: LeafStorage[]) => ls.map((l) => l.name).join(', ');
+  if (names(after) !== names(before.leaves)) problems.push(`the leaves were ${names(before.leaves)}, they are ${names(after)}`);
+  for (const b of before.leaves) {
+    const a = after.find((l) => l.name === b.name);
+    if (a === undefined) continue;
+    if (a.attachment !== b.attachment) problems.push(`leaf ${b.name} was attached as ${b.attachment}, now ${a.attachment}`);
+    const rewritten = a.oid !== b.oid && a.relfilenode !== b.relfilenode;
+    const untouched = a.oid === b.oid && a.relfilenode === b.relfilenode;
+    if (repacked && before.rewritten.has(b.name) && !rewritten) {
+      problems.push(`leaf ${b.name} was not rewritten (OID ${b.oid} -> ${a.oid}, relfilenode ${b.relfilenode} -> ${a.relfilenode})`);
+    } else if (!(repacked && before.rewritten.has(b.name)) && !untouched) {
+      problems.push(`leaf ${b.name} should be untouched (OID ${b.oid} -> ${a.oid}, relfilenode ${b.relfilenode} -> ${a.relfilenode})`);
+    }
+  }
+  for (const [name, oid] of before.partitioned) {
+    const now = await tableOid(sql, name);
+    if (now !== oid) problems.push(`partitioned table ${name} changed its OID (${oid} -> ${now})`);
+  }
+  return problems;
 }
 
 interface SeedState {
@@ -236,8 +288,10 @@ async function repackAndCompare(db: TestDatabase, s: GeneratedSchema, st: SeedSt
   }
   await sql.query('ANALYZE');
   const oid = await tableOid(sql, s.target);
+  const partitions = await partitionsBefore(sql, s);
   const before = await catalogSnapshot(sql);
   const extraBefore = await extraSnapshot(sql, major);
+  const treeBefore = await partitionTree(sql);
   const dumpBefore = await schemaDump(db);
   const rows = (await sql.query(`SELECT count(*)::int AS n FROM ${s.control}`)).rows[0].n as number;
 
@@ -264,13 +318,19 @@ async function repackAndCompare(db: TestDatabase, s: GeneratedSchema, st: SeedSt
   if (refusal) {
     // A refusal rpcl documents: then nothing may have changed (checked below like a repack).
     st.refused = `${refusal.feature}: ${/refused: [^\n]*/.exec(output)?.[0] ?? ''}`;
-    if ((await tableOid(sql, s.target)) !== oid) st.problems.push('the table was refused but its OID changed');
+    if (partitions) st.problems.push(...(await partitionProblems(sql, s, partitions, false)));
+    else if ((await tableOid(sql, s.target)) !== oid) st.problems.push('the table was refused but its OID changed');
   } else if (st.run.code !== 0) {
     const errors = `${st.run.stdout}\n${st.run.stderr}`.split('\n').filter((l) => /error|refused|failed|violat|does not exist/i.test(l));
     st.problems.push(`rpcl exited with code ${st.run.code}:\n${errors.slice(-8).map((l) => `  ${l.trim()}`).join('\n')}`);
+  } else if (partitions) {
+    st.problems.push(...(await partitionProblems(sql, s, partitions, true)));
   } else if ((await tableOid(sql, s.target)) === oid) {
     st.problems.push('the table kept its OID: it was not swapped');
   }
+  // What the server said about each ATTACH (rpcl asks at DEBUG1): it must have read no rows.
+  const scans = output.split('\n').filter((l) => /verifying table|validating foreign key constraint/.test(l));
+  if (scans.length > 0) st.problems.push(`ATTACH read rows under the swap's locks:\n${scans.slice(0, 5).map((l) => `  ${l.trim()}`).join('\n')}`);
   if (writers.unexpected.length > 0) st.problems.push(`writers got errors:\n${[...new Set(writers.unexpected)].slice(0, 8).map((e) => `  ${e}`).join('\n')}`);
   if (writers.commits === 0) st.problems.push('no writer transaction committed');
   const leftovers = await rpclLeftovers(sql);
@@ -279,18 +339,20 @@ async function repackAndCompare(db: TestDatabase, s: GeneratedSchema, st: SeedSt
   if (catalog.length > 0) st.problems.push(`catalog snapshot differs (- before, + after):\n${catalog.join('\n')}`);
   const extra = lineDiff(extraBefore, await extraSnapshot(sql, major));
   if (extra.length > 0) st.problems.push(`catalog details differ (- before, + after):\n${extra.join('\n')}`);
+  const tree = lineDiff(treeBefore, await partitionTree(sql));
+  if (tree.length > 0) st.problems.push(`partition tree differs (- before, + after):\n${tree.join('\n')}`);
   if (dumpBefore !== null) {
     const dump = lineDiff(dumpBefore.split('\n'), ((await schemaDump(db)) ?? '').split('\n'));
     if (dump.length > 0) st.problems.push(`pg_dump --schema-only differs (- before, + after):\n${dump.join('\n')}`);
   }
-  const [table, control] = [await checksum(sql, s.target, s.keys), await checksum(sql, s.control, s.keys)];
+  const [table, control] = [await checksum(sql, s.table, s.keys), await checksum(sql, s.control, s.keys)];
   if (table.n !== control.n || table.md5 !== control.md5) {
     st.problems.push(`the table (${table.n} rows) differs from its control copy (${control.n} rows):\n${(await dataDiff(sql, s)).join('\n')}`);
   }
   if (s.keySequence) {
     const { rows: seq } = await sql.query(
-      `SELECT pg_get_serial_sequence($1, $2) AS seq, (SELECT max(${s.keys[0]})::text FROM ${s.target}) AS max_key`,
-      [s.target, s.keySequence.column],
+      `SELECT pg_get_serial_sequence($1, $2) AS seq, (SELECT max(${s.keys[0]})::text FROM ${s.table}) AS max_key`,
+      [s.table, s.keySequence.column],
     );
     const last = (await sql.query(`SELECT last_value::text AS v FROM ${seq[0].seq}`)).rows[0].v as string;
     if (seq[0].max_key !== null && BigInt(last) < BigInt(seq[0].max_key)) {

@@ -7,7 +7,8 @@
  * The output is one SQL script (schema, data with bloat, dependents, comments; also as single
  * statements), the SQL of the dual-write control table, the writer workload's statements for
  * this schema, the features it covers, and the refusals rpcl documents for any of them on this
- * server.
+ * server. One seed in four makes the table partitioned (schema-generator/partitioning.ts): rpcl
+ * is then told to repack the partitioned table or one of its leaves.
  *
  * This file puts the parts together, in the order they draw; each part is a file under
  * schema-generator/, named for what it adds.
@@ -22,6 +23,7 @@ import { addOwnerAndGrants } from './schema-generator/grants.js';
 import { addIndexes } from './schema-generator/indexes.js';
 import { drawKey } from './schema-generator/key.js';
 import { nameTarget } from './schema-generator/names.js';
+import { addPartitionExtras, drawPartitioning, partitionRefusals } from './schema-generator/partitioning.js';
 import { addPolicies } from './schema-generator/policies.js';
 import { addPublication } from './schema-generator/publication.js';
 import { addExtendedStatistics } from './schema-generator/statistics.js';
@@ -43,8 +45,15 @@ export interface GeneratedSchema {
   statements: string[];
   /** The dual-write oracle's control table (a copy of the table), to run after `sql`. */
   controlSql: string;
-  /** The table to repack, schema-qualified and quoted. */
+  /**
+   * What rpcl is told to repack, schema-qualified and quoted: the table, or for a partitioned
+   * table the table itself (each of its leaves) or one leaf.
+   */
   target: string;
+  /** The table the writers change and the control copies (a partitioned table's root). */
+  table: string;
+  /** For a partitioned table: its partitioned tables (the table first) and its leaves, and the leaves the run rewrites. */
+  partitions: { partitioned: string[]; leaves: string[]; rewritten: string[] } | null;
   control: string;
   /** Key columns, quoted. */
   keys: string[];
@@ -64,22 +73,30 @@ export function generateSchema(seed: number, major: number): GeneratedSchema {
   const g = startGeneration(seed, major);
   const target = nameTarget(g);
   const key = drawKey(g, target);
+  // Its own stream: drawn or not, the draws of everything else are as they were.
+  const part = drawPartitioning(g, target, key);
   const columns = drawColumns(g, target, key);
-  const fksOut = drawForeignKeysOut(g, target, key, columns);
-  const { cons, codeUnique } = drawTableConstraints(g, target, key, columns, fksOut);
-  createAndLoadTable(g, target, key, columns, fksOut, cons);
+  const fksOut = drawForeignKeysOut(g, target, key, columns, part);
+  const { cons, leafCons, codeUnique } = drawTableConstraints(g, target, key, columns, fksOut, part);
+  createAndLoadTable(g, target, key, columns, fksOut, { cons, leafCons }, part);
   addConstraintsAfterData(g, target, columns, fksOut);
-  const indexes = addIndexes(g, target, key, columns, cons);
-  const { cascadeChild, expectedRefusals } = addForeignKeysIn(g, target, key, columns, codeUnique);
+  const indexes = addIndexes(g, target, key, columns, [...cons, ...leafCons], part);
+  const { cascadeChild, referenced, expectedRefusals } = addForeignKeysIn(g, target, key, columns, codeUnique, part);
   const updatableView = addViews(g, target, key, columns, cascadeChild);
   addTriggersAndRules(g, target, key, columns);
+  if (part) addPartitionExtras(g, target, key, columns, part);
   addPolicies(g, target, columns);
-  addPublication(g, target, key, columns, fksOut, cons);
+  addPublication(g, target, key, columns, fksOut, cons, part);
   addExtendedStatistics(g, target, key, columns);
   addOwnerAndGrants(g, target, key, columns);
-  setTableOptions(g, target, columns, indexes);
-  addComments(g, target, key, columns);
-  const workload = buildWorkload(target, key, columns, fksOut, updatableView);
+  setTableOptions(g, target, columns, indexes, part);
+  addComments(g, target, key, columns, part);
+  const workload = buildWorkload(target, key, columns, fksOut, updatableView, part);
+  expectedRefusals.push(...partitionRefusals(part, {
+    fkIn: referenced,
+    fkOut: fksOut.useParent || fksOut.useSelf,
+    identity: key.keyCols.some((k) => k.def.includes('IDENTITY')) || columns.has.has('ticket identity'),
+  }));
 
   return {
     seed,
@@ -87,7 +104,13 @@ export function generateSchema(seed: number, major: number): GeneratedSchema {
     sql: g.sql.join('\n') + '\n',
     statements: g.sql,
     controlSql: controlTableSql(target, key),
-    target: target.T,
+    target: part?.target ?? target.T,
+    table: target.T,
+    partitions: part && {
+      partitioned: [target.T, ...part.middles],
+      leaves: part.leaves,
+      rewritten: part.target === target.T ? part.leaves : [part.target],
+    },
     control: 'rs_control.control',
     keys: key.keys,
     keySequence: key.keySequence,

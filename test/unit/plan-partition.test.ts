@@ -4,7 +4,7 @@ import { createCopyTable } from '../../src/plan/copy.js';
 import { defaultExclusion, partitionRefusal } from '../../src/plan/partition.js';
 import { refusalReason } from '../../src/plan/refusals.js';
 import { swapLocks, swapSteps } from '../../src/plan/swap.js';
-import { numberPartitions } from '../../src/inspect/select.js';
+import { defaultsAfterSiblings, numberPartitions } from '../../src/inspect/select.js';
 import { facts } from '../support/facts.js';
 
 const partition = (extra: Partial<PartitionFact> = {}): PartitionFact => ({
@@ -129,5 +129,17 @@ describe('the leaves of a partitioned table in a run', () => {
       [4, { root: 's.logs', number: 1, of: 1 }],
       [3, { root: 's.events', number: 3, of: 3 }],
     ]);
+  });
+});
+
+describe('a default partition in a run', () => {
+  const c = (oid: number) => ({
+    oid, schema: 's', name: `t${oid}`, listed: true, estimatedBloatBytes: 0, heapBytes: 0, indexBytes: 0, totalBytes: 0, partitionOf: null,
+  });
+  it('comes after every sibling selected (each puts a constraint on it for its run); the rest keeps the bloat order', () => {
+    // 10, 11 and 12 are partitions of 1, 10 the default; 30 is the default of 2, alone; 98 and 99 plain tables.
+    const parents = new Map([[10, 1], [11, 1], [12, 1], [30, 2]]);
+    const order = defaultsAfterSiblings([c(10), c(99), c(11), c(30), c(12), c(98)], parents, new Set([10, 30])).map((x) => x.oid);
+    expect(order).toEqual([99, 11, 30, 12, 10, 98]);
   });
 });

@@ -6,22 +6,25 @@ import type { Columns } from './columns.js';
 import type { Gen } from './context.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import { type Partitioning, partitionTreeOf } from './partitioning.js';
 import { qi } from './quote.js';
 
-export function addComments(g: Gen, { T, tLit }: Target, { keyCols }: Key, { columns }: Columns): void {
+export function addComments(g: Gen, { T, tLit }: Target, { keyCols }: Key, { columns }: Columns, part: Partitioning | null): void {
   const { sql, comments, comment, note, seed } = g;
   comment(`TABLE ${T}`, note('table'));
   for (const c of [...keyCols.map((k) => k.name), ...columns.map((c) => c.name)]) comment(`COLUMN ${T}.${qi(c)}`, note('column'));
   sql.push(...comments);
   // Whatever was named by PostgreSQL (the primary key and its index, identity and serial
-  // sequences, NOT NULL constraints, constraint indexes): commented by catalog lookup.
+  // sequences, NOT NULL constraints, constraint indexes; a partitioned table's in its
+  // partitions too): commented by catalog lookup.
+  const rels = partitionTreeOf(part, tLit);
   sql.push(`DO $$
 DECLARE r record;
 BEGIN
   FOR r IN SELECT 'INDEX ' || i.indexrelid::regclass::text AS what FROM pg_index i
-           WHERE i.indrelid = ${tLit}::regclass AND obj_description(i.indexrelid, 'pg_class') IS NULL
+           WHERE i.indrelid ${rels} AND obj_description(i.indexrelid, 'pg_class') IS NULL
     UNION ALL SELECT format('CONSTRAINT %I ON %s', c.conname, c.conrelid::regclass::text) FROM pg_constraint c
-           WHERE c.conrelid = ${tLit}::regclass AND obj_description(c.oid, 'pg_constraint') IS NULL
+           WHERE c.conrelid ${rels} AND obj_description(c.oid, 'pg_constraint') IS NULL
     UNION ALL SELECT 'SEQUENCE ' || s.oid::regclass::text FROM pg_class s JOIN pg_depend dep ON dep.objid = s.oid
            AND dep.classid = 'pg_class'::regclass AND dep.refobjid = ${tLit}::regclass AND dep.deptype IN ('a', 'i')
            WHERE s.relkind = 'S' AND obj_description(s.oid, 'pg_class') IS NULL

@@ -7,11 +7,14 @@ import type { CodeUnique } from './constraints.js';
 import type { Gen } from './context.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import type { Partitioning } from './partitioning.js';
 import { qi } from './quote.js';
 
 export interface ForeignKeysIn {
   /** The child table whose rows are deleted with their parent row, or null. */
   cascadeChild: string | null;
+  /** Some table references this one. */
+  referenced: boolean;
   /** Refusals rpcl documents for these on this server (see GeneratedSchema.expectedRefusals). */
   expectedRefusals: { feature: string; pattern: RegExp }[];
 }
@@ -22,15 +25,18 @@ export function addForeignKeysIn(
   { keyCols, keyList }: Key,
   { v, useCode }: Columns,
   codeUnique: CodeUnique | null,
+  part: Partitioning | null,
 ): ForeignKeysIn {
   const { d, sql, comment, note, feature, major } = g;
+  // A partitioned table is referenced only sometimes (rpcl refuses its partitions then).
+  const allowed = part === null || part.foreignKeys;
   const fkCols = (prefix: string) => keyCols.map((k) => ({ name: `${prefix}${k.name}`, type: k.refType }));
   const fkList = (prefix: string) => fkCols(prefix).map((c) => qi(c.name)).join(', ');
   const fkDefs = (prefix: string) => fkCols(prefix).map((c) => `${qi(c.name)} ${c.type}`).join(', ');
   const children: string[] = [];
   const expectedRefusals: { feature: string; pattern: RegExp }[] = [];
   let cascadeChild: string | null = null;
-  if (d.chance(0.7)) {
+  if (d.chance(0.7) && allowed) {
     const child = `${other}.${qi(d.pick(['Child Rows', 'child_cascade']))}`;
     cascadeChild = child;
     const onUpdate = d.chance(0.3) ? ' ON UPDATE CASCADE' : '';
@@ -43,7 +49,7 @@ export function addForeignKeysIn(
     children.push(child);
     feature(`fk in ON DELETE CASCADE${onUpdate}`);
   }
-  if (d.chance(0.4)) {
+  if (d.chance(0.4) && allowed) {
     const child = `${other}.child_restrict`;
     const variant = d.pick(['ON DELETE RESTRICT', 'ON DELETE NO ACTION', 'DEFERRABLE INITIALLY DEFERRED', 'ON DELETE SET NULL']);
     sql.push(`CREATE TABLE ${child} (id int PRIMARY KEY, ${fkDefs('r_')},
@@ -52,7 +58,7 @@ export function addForeignKeysIn(
     children.push(child);
     feature(`fk in ${variant}`);
   }
-  if (d.chance(0.4)) {
+  if (d.chance(0.4) && allowed) {
     const child = `${other}.child_orphans`;
     sql.push(`CREATE TABLE ${child} (id int PRIMARY KEY, ${fkDefs('o_')});`);
     sql.push(`INSERT INTO ${child} SELECT row_number() OVER (), ${keyList} FROM ${T} WHERE ${v} % 40 = 9;`);
@@ -62,14 +68,15 @@ export function addForeignKeysIn(
     children.push(child);
     feature('fk in NOT VALID with orphans');
   }
-  if (useCode && (codeUnique === 'plain' || codeUnique === 'include') && d.chance(0.5)) {
+  // A partitioned table has no unique constraint on code alone.
+  if (useCode && (codeUnique === 'plain' || codeUnique === 'include') && d.chance(0.5) && part === null) {
     const child = `${other}.child_codes`;
     sql.push(`CREATE TABLE ${child} (id int PRIMARY KEY, code text COLLATE "C" REFERENCES ${T} (code) ON UPDATE CASCADE ON DELETE SET NULL);`);
     sql.push(`INSERT INTO ${child} SELECT row_number() OVER (), code FROM ${T} WHERE ${v} % 30 = 2;`);
     children.push(child);
     feature('fk in to a UNIQUE constraint');
   }
-  if (d.chance(0.4)) {
+  if (d.chance(0.4) && allowed) {
     const child = `${other}.${qi(d.pick(['Sales', 'sales_by_day']))}`;
     const late = d.chance(0.5);
     const fk = `CONSTRAINT sales_fk FOREIGN KEY (${fkList('s_')}) REFERENCES ${T} (${keyList}) ON DELETE CASCADE`;
@@ -89,5 +96,5 @@ export function addForeignKeysIn(
       });
     }
   }
-  return { cascadeChild, expectedRefusals };
+  return { cascadeChild, referenced: children.length > 0, expectedRefusals };
 }

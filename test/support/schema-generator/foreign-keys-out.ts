@@ -6,6 +6,7 @@ import type { Columns } from './columns.js';
 import type { Gen } from './context.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import type { Partitioning } from './partitioning.js';
 import { qi } from './quote.js';
 
 export interface ForeignKeysOut {
@@ -22,11 +23,22 @@ export interface ForeignKeysOut {
   afterRemove: string[];
 }
 
-export function drawForeignKeysOut(g: Gen, { ns, T }: Target, { keyCols, keys, keyList, composite }: Key, { add }: Columns): ForeignKeysOut {
+export function drawForeignKeysOut(
+  g: Gen,
+  { ns, T }: Target,
+  { keyCols, keys, keyList, composite }: Key,
+  { add }: Columns,
+  part: Partitioning | null,
+): ForeignKeysOut {
   const { d, sql, feature, major } = g;
+  // A partitioned table has foreign keys only sometimes (rpcl refuses its partitions then), and
+  // NOT VALID ones only from PostgreSQL 18.
+  const allowed = part === null || part.foreignKeys;
+  const notValidAllowed = part === null || major >= 18;
   // Foreign key out to a parent.
-  const useParent = d.chance(0.6);
-  const parentNotValid = useParent && d.chance(0.4);
+  const drawnParent = d.chance(0.6);
+  const parentNotValid = drawnParent && d.chance(0.4);
+  const useParent = drawnParent && allowed && (notValidAllowed || !parentNotValid);
   const parentAction = d.pick(['', ' ON DELETE SET NULL', ' ON DELETE CASCADE', ' ON DELETE RESTRICT', ' ON UPDATE CASCADE']);
   const parentMatch = d.pick(['', ' MATCH FULL', ' MATCH SIMPLE']);
   const parentDeferrable = d.pick(['', ' DEFERRABLE INITIALLY DEFERRED', ' DEFERRABLE']);
@@ -42,8 +54,9 @@ export function drawForeignKeysOut(g: Gen, { ns, T }: Target, { keyCols, keys, k
   }
 
   // Self reference.
-  const useSelf = d.chance(0.5);
-  const selfNotValid = useSelf && d.chance(0.3);
+  const drawnSelf = d.chance(0.5);
+  const selfNotValid = drawnSelf && d.chance(0.3);
+  const useSelf = drawnSelf && allowed && (notValidAllowed || !selfNotValid);
   const selfAction = d.pick(['', ' ON DELETE CASCADE', ' ON DELETE SET NULL', ' ON DELETE RESTRICT']);
   const selfCols = composite ? ['tenant', 'up_line'] : ['up'];
   let selfFkSql = '';

@@ -3,10 +3,18 @@ import type { Columns } from './columns.js';
 import type { Gen } from './context.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import { type Partitioning, withPartitionKey } from './partitioning.js';
 import { qi } from './quote.js';
 
 /** Creates the indexes; returns their names, unquoted. */
-export function addIndexes(g: Gen, { tableName, ns, T }: Target, { keys }: Key, { has, v, nameQ, useDuring }: Columns, cons: string[]): string[] {
+export function addIndexes(
+  g: Gen,
+  { tableName, ns, T }: Target,
+  { keys }: Key,
+  { has, v, nameQ, useDuring }: Columns,
+  cons: string[],
+  part: Partitioning | null,
+): string[] {
   const { d, sql, since, comment, note, feature, major } = g;
   const indexes: string[] = [];
   const index = (name: string, def: string, tag: string) => {
@@ -16,7 +24,7 @@ export function addIndexes(g: Gen, { tableName, ns, T }: Target, { keys }: Key, 
     feature(tag);
   };
   if (d.chance(0.6)) index('v partial', `(${v}) WHERE ${v} > 500`, 'partial index');
-  if (has.has('name') && d.chance(0.5)) index('name lower', `UNIQUE (lower(${nameQ}))`, 'unique expression index');
+  if (has.has('name') && d.chance(0.5)) index('name lower', `UNIQUE (${withPartitionKey(part, `lower(${nameQ})`)})`, 'unique expression index');
   if (d.chance(0.4)) index(`${tableName} expr`, `((${v} % 10), ${keys[0]} DESC NULLS LAST)`, 'expression index');
   if (has.has('varchar') && d.chance(0.6)) index('label include', `(label COLLATE "C" text_pattern_ops) INCLUDE (${v}) WITH (fillfactor = 60)`, 'INCLUDE index');
   if (has.has('jsonb')) {

@@ -4,9 +4,18 @@ import type { Gen } from './context.js';
 import type { ForeignKeysOut } from './foreign-keys-out.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import { type Partitioning, partitionsReplicaIdentity } from './partitioning.js';
 import { qi } from './quote.js';
 
-export function addPublication(g: Gen, { ns, T }: Target, { keys }: Key, { has, v }: Columns, { useParent }: ForeignKeysOut, cons: string[]): void {
+export function addPublication(
+  g: Gen,
+  { ns, T }: Target,
+  { keys }: Key,
+  { has, v }: Columns,
+  { useParent }: ForeignKeysOut,
+  cons: string[],
+  part: Partitioning | null,
+): void {
   const { d, sql, comment, note, feature, seed, major } = g;
   let replicaIdentity: 'default' | 'full' | 'index' = 'default';
   const uniqueNotNullIndex = cons.some((c) => c.startsWith('CONSTRAINT code_unique UNIQUE') && !c.includes('DEFERRABLE')) ? 'code_unique' : null;
@@ -21,6 +30,8 @@ export function addPublication(g: Gen, { ns, T }: Target, { keys }: Key, { has, 
     replicaIdentity = riChoice;
     sql.push(`ALTER TABLE ${T} REPLICA IDENTITY ${riChoice === 'full' ? 'FULL' : `USING INDEX ${uniqueNotNullIndex}`};`);
     feature(`replica identity ${riChoice}`);
+    // Not inherited: the partitions get theirs (UPDATE and DELETE check the partition's).
+    if (part) sql.push(partitionsReplicaIdentity(part, ns, riChoice === 'full' ? null : uniqueNotNullIndex));
   }
   if (usePublication) {
     const pub = qi(`rs pub ${seed}`);
@@ -30,10 +41,12 @@ export function addPublication(g: Gen, { ns, T }: Target, { keys }: Key, { has, 
       sql.push(`CREATE PUBLICATION ${pub} FOR TABLES IN SCHEMA ${ns}${withOpts([])};`);
       feature('publication FOR TABLES IN SCHEMA');
     } else if (pubKind === 'filtered' && major >= 15) {
-      const riCols = replicaIdentity === 'index' ? ['code'] : replicaIdentity === 'full' ? null : keys;
+      const riCols = replicaIdentity === 'index' ? ['code', ...(part?.columns ?? [])] : replicaIdentity === 'full' ? null : keys;
       const filterCol = riCols ? riCols[0]! : v;
       const colList = riCols ? ` (${[...new Set([...riCols, v])].join(', ')})` : '';
-      sql.push(`CREATE PUBLICATION ${pub} FOR TABLE ${T}${colList} WHERE (${filterCol} IS NOT NULL)${withOpts([`publish = 'insert, update, delete'`])};`);
+      // A row filter on a partitioned table needs publish_via_partition_root.
+      const via = part ? ['publish_via_partition_root = true'] : [];
+      sql.push(`CREATE PUBLICATION ${pub} FOR TABLE ${T}${colList} WHERE (${filterCol} IS NOT NULL)${withOpts([`publish = 'insert, update, delete'`, ...via])};`);
       feature('publication with row filter and column list');
     } else {
       sql.push(`CREATE PUBLICATION ${pub} FOR TABLE ${T}${useParent ? `, ${ns}.parent` : ''}${withOpts([])};`);

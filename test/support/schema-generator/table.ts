@@ -8,16 +8,19 @@ import type { Gen } from './context.js';
 import type { ForeignKeysOut } from './foreign-keys-out.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import { createPartitions, type Partitioning } from './partitioning.js';
 import { qi } from './quote.js';
 
 export function createAndLoadTable(
   g: Gen,
-  { T }: Target,
+  target: Target,
   { keyCols, composite }: Key,
   { columns, has, v, bigExternal, useJunk }: Columns,
   { useSelf, selfNotValid, selfCols, selfFkSql }: ForeignKeysOut,
-  cons: string[],
+  { cons, leafCons }: { cons: string[]; leafCons: string[] },
+  part: Partitioning | null,
 ): void {
+  const { T } = target;
   const { d, sql, since, feature } = g;
   // ---- storage parameters -----------------------------------------------------------------------
   const withOpts: string[] = [];
@@ -30,7 +33,14 @@ export function createAndLoadTable(
     ...keyCols.map((k) => `${qi(k.name)} ${k.def}${composite ? ' NOT NULL' : ''}`),
     ...columns.map((c) => `${qi(c.name)} ${c.def}`),
   ];
-  sql.push(`CREATE TABLE ${T} (\n  ${[...colDefs, ...cons].join(',\n  ')}\n)${withOpts.length ? ` WITH (${withOpts.join(', ')})` : ''};`);
+  if (part === null) {
+    sql.push(`CREATE TABLE ${T} (\n  ${[...colDefs, ...cons].join(',\n  ')}\n)${withOpts.length ? ` WITH (${withOpts.join(', ')})` : ''};`);
+  } else {
+    // A partitioned table has no storage: its leaves get the storage parameters.
+    sql.push(`CREATE TABLE ${T} (\n  ${[...colDefs, ...cons].join(',\n  ')}\n) ${part.by};`);
+    createPartitions(g, target, part, withOpts);
+    for (const c of leafCons) sql.push(`ALTER TABLE ${part.special} ADD ${c};`);
+  }
 
   // Column storage before the data, so the rows are stored the way the column says.
   if (has.has('text toasted')) {

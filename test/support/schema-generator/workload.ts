@@ -1,11 +1,15 @@
 /**
  * The writer workload for this schema (the statements the writers run during the repack) and the
- * dual-write oracle's control table.
+ * dual-write oracle's control table. On a partitioned table the writers work through it: rows
+ * are picked from every partition, and a key change moves rows between partitions wherever the
+ * partition key changes with it (a key from a sequence or random goes elsewhere; the tenant
+ * is changed for it).
  */
 import type { Columns } from './columns.js';
 import type { ForeignKeysOut } from './foreign-keys-out.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
+import type { Partitioning } from './partitioning.js';
 import { qi } from './quote.js';
 
 export interface Workload {
@@ -36,7 +40,9 @@ export function buildWorkload(
   { columns, v }: Columns,
   { afterRemove }: ForeignKeysOut,
   updatableView: string | null,
+  part: Partitioning | null,
 ): Workload {
+  const change = (k: { name: string; change: string }) => part?.keyChange.get(k.name) ?? k.change;
   const keyMatch = (alias: string, from = 1) => keys.map((k, i) => `${alias}${k} = $${i + from}`).join(' AND ');
   const insertCols = [
     ...keyCols.filter((k) => k.insert !== null).map((k) => ({ name: k.name, expr: k.insert! })),
@@ -58,7 +64,7 @@ export function buildWorkload(
       : null,
     remove: `DELETE FROM ${T} WHERE ${keyMatch('')}`,
     afterRemove,
-    changeKey: `UPDATE ${T} SET ${[...keyCols.filter((k) => k.change !== k.name).map((k) => `${qi(k.name)} = ${k.change}`), ...fixes].join(', ')} WHERE ${keyMatch('')} RETURNING ${keyList}`,
+    changeKey: `UPDATE ${T} SET ${[...keyCols.filter((k) => change(k) !== k.name).map((k) => `${qi(k.name)} = ${change(k)}`), ...fixes].join(', ')} WHERE ${keyMatch('')} RETURNING ${keyList}`,
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { xorshift } from '../demo/random.js';
+import { onSchedule } from '../demo/readers.js';
 
 /** A payload of about 100 bytes, different per row. */
 const PAYLOAD = (n: string) => `md5(${n}::text) || md5((${n} + 1)::text) || repeat('x', 36)`;
@@ -177,14 +178,9 @@ export class RangeReader {
 
   private async run(): Promise<void> {
     const rand = xorshift(7919);
-    let due = performance.now();
-    while (this.running) {
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const started = due;
-      due = Math.max(due + 1000 / this.perSecond, performance.now());
+    await onSchedule(this.perSecond, () => this.running, async (due) => {
       const from = 1 + Math.floor(rand() * (this.maxId - 100));
-      await this.rec.time(() => this.client.query(`SELECT count(*), sum(customer) FROM events_v WHERE id BETWEEN $1 AND $1 + 99`, [from]), started);
-    }
+      await this.rec.time(() => this.client.query(`SELECT count(*), sum(customer) FROM events_v WHERE id BETWEEN $1 AND $1 + 99`, [from]), due);
+    });
   }
 }

@@ -30,13 +30,7 @@ export class ViewReader {
 
   private async run(): Promise<void> {
     const rand = xorshift(7919);
-    const interval = this.rate > 0 ? 1000 / this.rate : 0;
-    let due = performance.now();
-    while (this.running) {
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const t = interval > 0 ? due : performance.now();
-      due += interval;
+    await onSchedule(this.rate, () => this.running, async (t) => {
       try {
         await this.client.query(`SELECT count(*) FROM view_on_repack WHERE id = $1`, [1 + Math.floor(rand() * this.maxId)]);
         this.reads++;
@@ -44,6 +38,23 @@ export class ViewReader {
         this.errors.push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
       }
       this.worstMs = Math.max(this.worstMs, performance.now() - t);
-    }
+    });
+  }
+}
+
+/**
+ * Calls `body` `rate` times a second while `running()` says so, as requests arrive: each call
+ * gets the time it was due, from which its latency counts (a stall delays the calls due
+ * meanwhile, and they count it). A rate of 0 calls back to back, each due when it starts.
+ */
+export async function onSchedule(rate: number, running: () => boolean, body: (dueAt: number) => Promise<void>): Promise<void> {
+  const interval = rate > 0 ? 1000 / rate : 0;
+  let due = performance.now();
+  while (running()) {
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = interval > 0 ? due : performance.now();
+    due += interval;
+    await body(t);
   }
 }

@@ -151,6 +151,10 @@ export interface PartitionFact {
   ancestors: RelationName[];
   /** Foreign keys declared on an ancestor: the partition holds clones of them. */
   foreignKeysOfAncestors: { name: string; table: Omit<RelationName, 'oid'> }[];
+  /** EXCLUDE constraints of the partitioned table (PostgreSQL 17+), as the partition's clones. */
+  inheritedExclusionConstraints: string[];
+  /** It or an ancestor is a hash partition on a collatable key: ATTACH cannot prove its bound from a CHECK. */
+  hashOnCollatableKey: boolean;
   /** rpcl's constraints on this partition (a default partition while a sibling is repacked). */
   workConstraints: string[];
   /** Foreign keys that reference an ancestor: DETACH checks every referencing row against the partition. */

@@ -46,12 +46,23 @@ export async function readPartition(client: pg.Client, oid: number): Promise<Par
       [ancestorOids],
     );
     const fk = (f: { conname: string; nspname: string; relname: string }) => ({ name: f.conname, table: { schema: f.nspname, name: f.relname } });
+    const exclusions = await client.query<{ conname: string }>(
+      `SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'x' AND conparentid <> 0 ORDER BY 1`,
+      [oid],
+    );
+    const hash = await client.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_partitioned_table pt CROSS JOIN LATERAL unnest(pt.partcollation::oid[]) coll
+                      WHERE pt.partrelid = ANY($1::oid[]) AND pt.partstrat = 'h' AND coll <> 0) AS found`,
+      [ancestorOids],
+    );
     const work = await client.query<{ conname: string }>(
       `SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND starts_with(conname, 'rpcl_excl_') ORDER BY 1`,
       [oid],
     );
     return {
       workConstraints: work.rows.map((w) => w.conname),
+      inheritedExclusionConstraints: exclusions.rows.map((x) => x.conname),
+      hashOnCollatableKey: hash.rows[0]?.found ?? false,
       parent: { oid: Number(r.parent_oid), schema: r.parent_schema, name: r.parent_name },
       parentOwner: r.parent_owner,
       canActAsParentOwner: r.can_act,

@@ -43,7 +43,7 @@ function display(t: { schema: string; name: string }): string {
   return `${displayIdent(t.schema)}.${displayIdent(t.name)}`;
 }
 
-export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'identitySequences'>): string | null {
+export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'columns'>): string | null {
   const parent = display(p.parent);
   if (!p.canActAsParentOwner) {
     return `it is a partition of ${parent}, owned by ${displayIdent(p.parentOwner)}: the swap detaches and attaches it, which needs ` +
@@ -68,8 +68,19 @@ export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'iden
     return `it carries rpcl's constraint ${p.workConstraints.join(', ')}, added while another partition of ${parent} is repacked: ` +
       'wait for that run to end (or run rpcl abort_repack if it died)';
   }
-  if (facts.identitySequences.length > 0) {
+  // On PostgreSQL 17 and later a partition shares its partitioned table's identity sequence,
+  // which the copy cannot: ATTACH refuses a table with an identity of its own.
+  if (facts.columns.some((c) => c.identity !== '')) {
     return 'it is a partition with an identity column: rpcl does not repack those yet';
+  }
+  const exclusion = p.inheritedExclusionConstraints[0];
+  if (exclusion) {
+    return `its partitioned table has the exclusion constraint ${displayIdent(exclusion)}, which ATTACH would build again on the copy ` +
+      'while the whole partitioned table is locked: rpcl does not repack such partitions yet';
+  }
+  if (p.hashOnCollatableKey) {
+    return 'it is a hash partition on a key of a collatable type (text, varchar, ...): PostgreSQL cannot prove such a bound from a ' +
+      'CHECK constraint, so ATTACH would scan the copy while the whole partitioned table is locked. rpcl does not repack these';
   }
   return null;
 }

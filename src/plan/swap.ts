@@ -235,6 +235,12 @@ export function swapSteps(input: SwapInputs): Step[] {
     add(`index ${index.name} keeps its name`,
       `ALTER INDEX ${quoteQualified({ schema: facts.schema, name: workNames.copyIndex(facts.oid, k) })} RENAME TO ${quoteIdent(index.name)}`);
   });
+  // No scan: NOT VALID checks only rows written from now on, as it did on the old table. Before
+  // ATTACH: a partition must have its partitioned table's constraints, NOT VALID ones included.
+  for (const c of facts.notValidConstraints) {
+    add(`constraint ${c.name} stays NOT VALID`, `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
+    if (c.comment !== null) add(`comment on constraint ${c.name}`, `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${table} IS ${quoteLiteral(c.comment)}`);
+  }
   steps.push(...attachPartition(facts));
   for (const seq of facts.ownedSequences) {
     add(`sequence ${seq.name} stays owned by column ${seq.column}`,
@@ -285,11 +291,6 @@ export function swapSteps(input: SwapInputs): Step[] {
       add(`comment on constraint ${index.constraint.name}`,
         `COMMENT ON CONSTRAINT ${quoteIdent(index.constraint.name)} ON ${table} IS ${quoteLiteral(index.constraint.comment)}`);
     }
-  }
-  // No scan: NOT VALID checks only rows written from now on, as it did on the old table.
-  for (const c of facts.notValidConstraints) {
-    add(`constraint ${c.name} stays NOT VALID`, `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
-    if (c.comment !== null) add(`comment on constraint ${c.name}`, `COMMENT ON CONSTRAINT ${quoteIdent(c.name)} ON ${table} IS ${quoteLiteral(c.comment)}`);
   }
   const identity = { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: null }[facts.replicaIdentity];
   const replIndex = facts.indexes.find((i) => i.isReplicaIdentity);

@@ -19,6 +19,8 @@ const partition = (extra: Partial<PartitionFact> = {}): PartitionFact => ({
   foreignKeysOfAncestors: [],
   foreignKeysToAncestors: [],
   workConstraints: [],
+  inheritedExclusionConstraints: [],
+  hashOnCollatableKey: false,
   ...extra,
 });
 
@@ -76,13 +78,21 @@ describe('partition plan', () => {
     [{ foreignKeysOfAncestors: [{ name: 'fk', table: { schema: 'Sales', name: 'All "Lines"' } }] },
       /its partitioned table "Sales"\."All ""Lines""" has foreign key fk: attaching the copy would make PostgreSQL validate every row .* the application's deletes of referenced rows fail/],
     [{ workConstraints: ['rpcl_excl_77'] }, /it carries rpcl's constraint rpcl_excl_77, added while another partition of "Sales"\."All ""Lines""" is repacked/],
+    [{ inheritedExclusionConstraints: ['no overlap'] }, /has the exclusion constraint "no overlap", which ATTACH would build again/],
+    [{ hashOnCollatableKey: true }, /hash partition on a key of a collatable type .* ATTACH would scan the copy/],
   ] as [Partial<PartitionFact>, RegExp][])('refuses what cannot be swapped in bounded time: %o', (extra, reason) => {
     expect(refusalReason(leaf(extra), ok)).toMatch(reason);
   });
 
+  it('refuses a partition with an identity column (on PostgreSQL 17+ it shares the parent\'s sequence)', () => {
+    const f = leaf();
+    f.columns = [...f.columns, { ...f.columns[0]!, name: 'n', identity: 'd' }];
+    expect(refusalReason(f, ok)).toBe('it is a partition with an identity column: rpcl does not repack those yet');
+  });
+
   it('repacks a partition that needs none of that, and a default partition whatever its siblings', () => {
     expect(refusalReason(leaf(), ok)).toBeNull();
-    expect(partitionRefusal(partition({ isDefault: true, bound: 'DEFAULT' }), { identitySequences: [] })).toBeNull();
+    expect(partitionRefusal(partition({ isDefault: true, bound: 'DEFAULT' }), { columns: [] })).toBeNull();
   });
 });
 
@@ -141,5 +151,16 @@ describe('a default partition in a run', () => {
     const parents = new Map([[10, 1], [11, 1], [12, 1], [30, 2]]);
     const order = defaultsAfterSiblings([c(10), c(99), c(11), c(30), c(12), c(98)], parents, new Set([10, 30])).map((x) => x.oid);
     expect(order).toEqual([99, 11, 30, 12, 10, 98]);
+  });
+});
+
+describe('NOT VALID constraints of a partition', () => {
+  it('are added back before ATTACH, which needs every constraint of the partitioned table on the new partition', () => {
+    const f = leaf();
+    f.notValidConstraints = [{ name: 'legacy_positive', definition: 'CHECK ((legacy >= 0)) NOT VALID', comment: null }];
+    const sql = swapSteps({ facts: f, foreignKeys: [], views: [], identities: [] }).map((s) => s.sql);
+    const notValid = sql.indexOf('ALTER TABLE "Sales"."Order ""Lines""" ADD CONSTRAINT "legacy_positive" CHECK ((legacy >= 0)) NOT VALID');
+    expect(notValid).toBeGreaterThan(sql.findIndex((s) => s.includes('RENAME TO "Order ""Lines"""')));
+    expect(notValid).toBeLessThan(sql.findIndex((s) => s.includes('ATTACH PARTITION')));
   });
 });

@@ -66,8 +66,9 @@ export function drawTableConstraints(
       include: `UNIQUE (${uk('code')}) INCLUDE (${v})`,
       exclude: `EXCLUDE USING btree (${uk('code').split(', ').map((c) => `${c} WITH =`).join(', ')})`,
     }[codeUnique];
-    // Exclusion constraints on partitioned tables: PostgreSQL 17 and later.
-    const where = codeUnique === 'exclude' && part && major < 17
+    // Exclusion constraints on partitioned tables: PostgreSQL 17 and later, and rpcl refuses the
+    // partitions of one that has one (ATTACH would build it again): on a partition.
+    const where = codeUnique === 'exclude' && part
       ? onLeaf('CONSTRAINT code_unique EXCLUDE USING btree (code WITH =)', 'code_unique', 'EXCLUDE btree')
       : (cons.push(`CONSTRAINT code_unique ${clause}`), `CONSTRAINT code_unique ON ${T}`);
     comment(where, note('unique'));

@@ -4,7 +4,8 @@ import type { Gen } from './context.js';
 import type { ForeignKeysOut } from './foreign-keys-out.js';
 import type { Key } from './key.js';
 import type { Target } from './names.js';
-import { type Partitioning, partitionsReplicaIdentity } from './partitioning.js';
+import { partitionsReplicaIdentity } from './partition-dependents.js';
+import type { Partitioning } from './partitioning.js';
 import { qi } from './quote.js';
 
 export function addPublication(

@@ -2,7 +2,8 @@
 import type { Columns } from './columns.js';
 import type { Gen } from './context.js';
 import type { Target } from './names.js';
-import { clusterOnePartition, type Partitioning } from './partitioning.js';
+import { clusterOnePartition } from './partition-dependents.js';
+import type { Partitioning } from './partitioning.js';
 import { qi } from './quote.js';
 
 export function setTableOptions(g: Gen, { ns, T }: Target, { has, v }: Columns, indexes: string[], part: Partitioning | null): void {

@@ -32,6 +32,12 @@ export interface Workload {
   afterRemove: string[];
   /** $1..$n the key; RETURNING the new key. */
   changeKey: string;
+  /**
+   * A partitioned table's leaves, and the query for the key of a random row in one ($1 the
+   * leaf): the writers choose a leaf first half of the time, so that small partitions get their
+   * share. Null for a plain table.
+   */
+  partitions: { leaves: string[]; pick: string } | null;
 }
 
 export function buildWorkload(
@@ -65,6 +71,7 @@ export function buildWorkload(
     remove: `DELETE FROM ${T} WHERE ${keyMatch('')}`,
     afterRemove,
     changeKey: `UPDATE ${T} SET ${[...keyCols.filter((k) => change(k) !== k.name).map((k) => `${qi(k.name)} = ${change(k)}`), ...fixes].join(', ')} WHERE ${keyMatch('')} RETURNING ${keyList}`,
+    partitions: part && { leaves: part.leaves, pick: `SELECT ${keyList} FROM ${T} WHERE tableoid = $1::regclass ORDER BY random() LIMIT 1` },
   };
 }
 

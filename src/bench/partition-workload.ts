@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { xorshift } from '../demo/random.js';
-import { onSchedule } from '../demo/readers.js';
+import { ScheduledReader } from '../demo/readers.js';
 
 /** A payload of about 100 bytes, different per row. */
 const PAYLOAD = (n: string) => `md5(${n}::text) || md5((${n} + 1)::text) || repeat('x', 36)`;
@@ -159,28 +159,15 @@ export class PartitionWriters {
 }
 
 /** One reader of 100 consecutive ids through the view, on a fixed schedule; latency counts from when each read was due. */
-export class RangeReader {
+export class RangeReader extends ScheduledReader {
   readonly rec = new Recorder();
-  private running = false;
-  private loop: Promise<void> = Promise.resolve();
 
-  constructor(private readonly client: pg.Client, private readonly maxId: number, private readonly perSecond: number) {}
-
-  start(): void {
-    this.running = true;
-    this.loop = this.run();
+  constructor(private readonly client: pg.Client, private readonly maxId: number, perSecond: number) {
+    super(perSecond);
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const rand = xorshift(7919);
-    await onSchedule(this.perSecond, () => this.running, async (due) => {
-      const from = 1 + Math.floor(rand() * (this.maxId - 100));
-      await this.rec.time(() => this.client.query(`SELECT count(*), sum(customer) FROM events_v WHERE id BETWEEN $1 AND $1 + 99`, [from]), due);
-    });
+  protected async read(rand: () => number, dueAt: number): Promise<void> {
+    const from = 1 + Math.floor(rand() * (this.maxId - 100));
+    await this.rec.time(() => this.client.query(`SELECT count(*), sum(customer) FROM events_v WHERE id BETWEEN $1 AND $1 + 99`, [from]), dueAt);
   }
 }

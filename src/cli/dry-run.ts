@@ -195,4 +195,3 @@ function partitionLine(p: PartitionFact): string {
   return `   ${'partition'.padEnd(17)}of ${parent} ${p.bound}: the swap detaches it and attaches the copy in its place, ` +
     `holding ACCESS EXCLUSIVE on ${parent} (every query on it waits) for the swap's milliseconds`;
 }
-

@@ -8,15 +8,19 @@
 import type pg from 'pg';
 import { xorshift } from './random.js';
 
-export class ViewReader {
+/**
+ * A reader that reads `rate` times a second between start() and stop(), as requests arrive:
+ * each read gets the time it was due, from which its latency counts (a stall delays the reads
+ * due meanwhile, and they count it). A rate of 0 reads back to back, each due when it starts.
+ */
+export abstract class ScheduledReader {
   private running = false;
   private loop: Promise<void> = Promise.resolve();
-  worstMs = 0;
-  reads = 0;
-  errors: string[] = [];
 
-  /** rate: reads per second; latency counts from when each read was due. */
-  constructor(private readonly client: pg.Client, private readonly maxId: number, private readonly rate: number) {}
+  constructor(private readonly rate: number) {}
+
+  /** One read; `dueAt` is performance.now() time. */
+  protected abstract read(rand: () => number, dueAt: number): Promise<void>;
 
   start(): void {
     this.running = true;
@@ -30,31 +34,35 @@ export class ViewReader {
 
   private async run(): Promise<void> {
     const rand = xorshift(7919);
-    await onSchedule(this.rate, () => this.running, async (t) => {
-      try {
-        await this.client.query(`SELECT count(*) FROM view_on_repack WHERE id = $1`, [1 + Math.floor(rand() * this.maxId)]);
-        this.reads++;
-      } catch (err) {
-        this.errors.push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
-      }
-      this.worstMs = Math.max(this.worstMs, performance.now() - t);
-    });
+    const interval = this.rate > 0 ? 1000 / this.rate : 0;
+    let due = performance.now();
+    while (this.running) {
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t = interval > 0 ? due : performance.now();
+      due += interval;
+      await this.read(rand, t);
+    }
   }
 }
 
-/**
- * Calls `body` `rate` times a second while `running()` says so, as requests arrive: each call
- * gets the time it was due, from which its latency counts (a stall delays the calls due
- * meanwhile, and they count it). A rate of 0 calls back to back, each due when it starts.
- */
-export async function onSchedule(rate: number, running: () => boolean, body: (dueAt: number) => Promise<void>): Promise<void> {
-  const interval = rate > 0 ? 1000 / rate : 0;
-  let due = performance.now();
-  while (running()) {
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const t = interval > 0 ? due : performance.now();
-    due += interval;
-    await body(t);
+export class ViewReader extends ScheduledReader {
+  worstMs = 0;
+  reads = 0;
+  errors: string[] = [];
+
+  /** rate: reads per second. */
+  constructor(private readonly client: pg.Client, private readonly maxId: number, rate: number) {
+    super(rate);
+  }
+
+  protected async read(rand: () => number, dueAt: number): Promise<void> {
+    try {
+      await this.client.query(`SELECT count(*) FROM view_on_repack WHERE id = $1`, [1 + Math.floor(rand() * this.maxId)]);
+      this.reads++;
+    } catch (err) {
+      this.errors.push(`${(err as { code?: string }).code ?? ''} ${(err as Error).message}`);
+    }
+    this.worstMs = Math.max(this.worstMs, performance.now() - dueAt);
   }
 }

@@ -147,8 +147,6 @@ export interface PartitionFact {
   isDefault: boolean;
   /** The parent's default partition, when it is another one: ATTACH must prove it holds no row of the bound. */
   defaultSibling: RelationName | null;
-  /** The parent, its parent, up to the root. */
-  ancestors: RelationName[];
   /** Foreign keys declared on an ancestor: the partition holds clones of them. */
   foreignKeysOfAncestors: { name: string; table: Omit<RelationName, 'oid'> }[];
   /** EXCLUDE constraints of the partitioned table (PostgreSQL 17+), as the partition's clones. */

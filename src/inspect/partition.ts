@@ -30,11 +30,9 @@ export async function readPartition(client: pg.Client, oid: number): Promise<Par
     );
     const r = rows[0];
     if (r === undefined) return null;
-    const ancestors = await client.query(
-      `SELECT a.relid::int8 AS oid, n.nspname, c.relname
-       FROM pg_partition_ancestors($1::regclass) WITH ORDINALITY a(relid, ord)
-       JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE a.relid <> $1::regclass ORDER BY a.ord`,
+    // The parent, its parent, up to the root: foreign keys and hash partitioning of any of them count.
+    const ancestors = await client.query<{ oid: string }>(
+      `SELECT relid::int8 AS oid FROM pg_partition_ancestors($1::regclass) WHERE relid <> $1::regclass`,
       [oid],
     );
     const ancestorOids = ancestors.rows.map((a) => Number(a.oid));
@@ -70,7 +68,6 @@ export async function readPartition(client: pg.Client, oid: number): Promise<Par
       constraint: r.constraint_def,
       isDefault: r.is_default,
       defaultSibling: r.default_oid === null ? null : { oid: Number(r.default_oid), schema: r.default_schema, name: r.default_name },
-      ancestors: ancestors.rows.map((a) => ({ oid: Number(a.oid), schema: a.nspname, name: a.relname })),
       foreignKeysOfAncestors: fks.rows.filter((f) => f.outgoing).map(fk),
       foreignKeysToAncestors: fks.rows.filter((f) => !f.outgoing).map(fk),
     };

@@ -62,7 +62,7 @@ export function partitionRefusal(p: PartitionFact, facts: Pick<TableFacts, 'colu
       'PostgreSQL validate every row of it while the whole partitioned table is locked, and giving the copy that foreign key ' +
       "before the swap would make the application's deletes of referenced rows fail while the copy lags behind. rpcl does not " +
       'repack such partitions; drop the foreign key around the repack (and re-add it NOT VALID, then VALIDATE), or use ' +
-      'VACUUM FULL on the partition in a maintenance window'
+      'VACUUM FULL on the partition in a maintenance window';
   }
   if (p.workConstraints.length > 0) {
     return `it carries rpcl's constraint ${p.workConstraints.join(', ')}, added while another partition of ${parent} is repacked: ` +
@@ -113,9 +113,7 @@ export function defaultExclusion(facts: TableFacts): { add: Step; validate: Step
 /** Everything the run adds before its replay so that ATTACH scans nothing, in order (for --dry-run). */
 export function attachProofSteps(facts: TableFacts): Step[] {
   const exclusion = defaultExclusion(facts);
-  return [
-    ...(exclusion ? [exclusion.add, exclusion.validate] : []),
-  ];
+  return exclusion ? [exclusion.add, exclusion.validate] : [];
 }
 
 /** The copy's proof that its rows fit the partition's bound, checked as rows are written. */
@@ -169,7 +167,7 @@ export function attachPartition(facts: TableFacts): Step[] {
     });
   }
   // The server says at DEBUG1 whether ATTACH found the partition constraints implied (no
-  // scan) or validated a foreign key: the executor logs what it says (ATTACH_DEBUG).
+  // scan) or validated a foreign key: the swap logs what it says (reportServerMessages).
   steps.push(
     { description: 'let the server say whether ATTACH scans', sql: `SELECT set_config('client_min_messages', 'debug1', true)` },
     {

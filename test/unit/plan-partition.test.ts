@@ -15,7 +15,6 @@ const partition = (extra: Partial<PartitionFact> = {}): PartitionFact => ({
   constraint: "((day IS NOT NULL) AND (day >= '2026-01-01'::date) AND (day < '2026-02-01'::date))",
   isDefault: false,
   defaultSibling: null,
-  ancestors: [{ oid: 100, schema: 'Sales', name: 'All "Lines"' }],
   foreignKeysOfAncestors: [],
   foreignKeysToAncestors: [],
   workConstraints: [],

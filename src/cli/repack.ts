@@ -72,8 +72,12 @@ export async function repackTables(
         if (stop.stopped()) break;
         const place = candidate.partitionOf;
         if (place) {
-          log.info(`${place.root}: partition ${place.number} of ${place.of}, ${displayQualified(candidate)} ` +
-            `(${countNoun(place.of - place.number, 'partition')} after it)`);
+          emit({
+            type: 'note',
+            ref: { connection: conn.name, table: displayQualified(candidate), oid: candidate.oid },
+            message: `${place.root}: partition ${place.number} of ${place.of}, ${displayQualified(candidate)} ` +
+              `(${countNoun(place.of - place.number, 'partition')} after it)`,
+          });
         }
         const outcome = await repackTable(
           {

@@ -31,6 +31,8 @@ export type RunEvent =
   | { type: 'replay-behind'; ref: TableRef; estimate: Estimate; windows: number }
   | { type: 'swap-attempt'; ref: TableRef; attempt: number; of: number; ok: boolean; holdMs?: number; message?: string }
   | { type: 'warning'; ref: TableRef; message: string }
+  /** Something worth a line on the terminal too, such as which leaf of a partitioned table comes next. */
+  | { type: 'note'; ref: TableRef; message: string }
   /** The run is held back by a limit (reason), or goes on at full speed again (null). */
   | { type: 'throttle'; ref: TableRef; reason: string | null }
   | { type: 'table-end'; ref: TableRef; outcome: TableOutcome };

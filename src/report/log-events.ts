@@ -68,6 +68,9 @@ export function logEvent(log: Logger, e: RunEvent): void {
     case 'warning':
       log.warning(e.message, meta);
       return;
+    case 'note':
+      log.info(e.message, meta);
+      return;
     case 'throttle':
       log.info(e.reason === null ? 'no longer throttled: full speed' : `throttled by ${e.reason}`, meta);
       return;

@@ -81,6 +81,9 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
           bar?.update({ note });
           if (e.reason !== null && bar === undefined) line(`${e.ref.table} throttled by ${e.reason}`);
           return;
+        case 'note':
+          line(e.message);
+          return;
         case 'swap-attempt':
           line(`${e.ref.table} swap attempt ${e.attempt}/${e.of}: ${e.ok ? `done, lock held ${Math.round(e.holdMs ?? 0)} ms` : `failed (${e.message ?? ''})`}`);
           return;

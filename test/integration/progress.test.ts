@@ -41,6 +41,21 @@ describe('progress', () => {
     expect(out).toMatch(/public\.table_for_repack swap attempt 1\/5: done, lock held \d+ ms/);
   });
 
+  it('says on the terminal which leaf of a partitioned table comes next and how many follow', async () => {
+    await sql.query(`CREATE TABLE public.events (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+      CREATE TABLE public.events_a PARTITION OF public.events FOR VALUES FROM (0) TO (1000);
+      CREATE TABLE public.events_b PARTITION OF public.events FOR VALUES FROM (1000) TO (2000);
+      INSERT INTO public.events SELECT g, 'v' FROM generate_series(0, 1999) g`);
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [`tables = ["public.events"]`, 'lock_timeout = "1s"']));
+    const out = await onTerminal(['repack_tables', '--foreground'], home);
+    expect(out).toMatch(/public\.events: partition 1 of 2, public\.events_[ab] \(1 partition after it\)/);
+    expect(out).toMatch(/public\.events: partition 2 of 2, public\.events_[ab] \(0 partitions after it\)/);
+    expect(out).toMatch(/public\.events_a: done/);
+    expect(out).toMatch(/public\.events_b: done/);
+    await sql.query(`DROP TABLE public.events`);
+  });
+
   it('prints no bars when the output is not a terminal', async () => {
     const home = makeHome();
     writeConfig(home, 'default', connectionConfig(db, [`tables = ["public.table_for_repack"]`, 'lock_timeout = "1s"']));

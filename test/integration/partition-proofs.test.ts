@@ -250,6 +250,35 @@ describe('partition proofs', () => {
     expect(await rpclLeftovers(sql)).toEqual([]);
   });
 
+  it('a partitioned partition named in tables stands for its own leaves only', async () => {
+    await sql.query(`DROP SCHEMA IF EXISTS ${S} CASCADE; DROP SCHEMA IF EXISTS rpcl CASCADE`);
+    await sql.query(`
+      CREATE SCHEMA ${S};
+      CREATE TABLE ${S}.root (id int, day int, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+      CREATE TABLE ${S}."Mid" PARTITION OF ${S}.root FOR VALUES FROM (0) TO (100) PARTITION BY HASH (id);
+      CREATE TABLE ${S}."Mid a" PARTITION OF ${S}."Mid" FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+      CREATE TABLE ${S}."Mid b" PARTITION OF ${S}."Mid" FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+      CREATE TABLE ${S}.other PARTITION OF ${S}.root FOR VALUES FROM (100) TO (200);
+      INSERT INTO ${S}.root SELECT g, g % 200 FROM generate_series(1, 4000) g;
+      DELETE FROM ${S}.root WHERE id % 2 = 0;`);
+    const storage = async () => new Map((await sql.query(
+      `SELECT relname, oid::int8 || ':' || relfilenode AS f FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind IN ('r', 'p')`, ['"Part Proofs"'],
+    )).rows.map((r) => [r.relname as string, r.f as string]));
+    const before = await storage();
+    const treeBefore = await partitionTree(sql);
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [`tables = ['${S}."Mid"']`]));
+    const run = await runCli(['repack_tables', '--debug'], { home });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/"Part Proofs"\.root: partition 2 of 2, "Part Proofs"\."Mid [ab]" \(0 partitions after it\)/);
+    const after = await storage();
+    for (const leaf of ['Mid a', 'Mid b']) expect(after.get(leaf)).not.toBe(before.get(leaf));
+    for (const kept of ['root', 'Mid', 'other']) expect(after.get(kept)).toBe(before.get(kept));
+    expect(await partitionTree(sql)).toEqual(treeBefore);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM ${S}.root`)).rows[0].n).toBe(2000);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
   it('--dry-run names the parent the swap locks and the constraints the run adds, and changes nothing', async () => {
     await createSchema();
     const catalogBefore = await catalogSnapshot(sql);

@@ -232,6 +232,35 @@ describe('partition proofs', () => {
     expect(await ordered(ORDERS)).toEqual(await ordered(`${S}.control`));
   });
 
+  it('a long report through the view and a long writer transaction hold the partitioned table: the swap waits for them without an error for anyone', async () => {
+    await createSchema();
+    const writers = new Writers(await sessions(2));
+    const [report, longWriter] = await sessions(2);
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, [
+      `tables = ['${S}."Orders 1"']`, 'lock_timeout = "300ms"', 'swap_deadline = "60s"',
+    ]));
+    writers.start();
+    const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:1000' } });
+    await run.waitFor(/phase replay/);
+    // The report locks the view and the parent (and its partitions) for its whole transaction;
+    // the writer holds a row lock in the partition being repacked.
+    await report!.query(`BEGIN; SELECT count(*) FROM ${S}.recent`);
+    await longWriter!.query(`BEGIN; UPDATE ${ORDERS} SET note = 'long' WHERE id = 1; UPDATE ${S}.control SET note = 'long' WHERE id = 1`);
+    await run.waitFor(/swap attempt 1\/\d+ failed/, 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    await longWriter!.query('COMMIT');
+    await report!.query(`SELECT count(*) FROM ${S}.recent`);
+    await report!.query('COMMIT');
+    const result = await run.done;
+    await writers.stop();
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/swap attempt \d+\/\d+ succeeded/);
+    expect(writers.errors).toEqual([]);
+    expect(await ordered(ORDERS)).toEqual(await ordered(`${S}.control`));
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
   it("the application's TRUNCATE of the partitioned table during the run reaches the copy", async () => {
     await createSchema();
     const home = makeHome();

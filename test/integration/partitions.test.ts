@@ -13,30 +13,18 @@
  * changing nothing, under the same load. A leaf beside a DEFAULT partition is repacked.
  */
 import type pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type CliResult, makeHome, runCli, writeConfig } from '../support/cli.js';
 import { catalogSnapshot, schemaDump } from '../support/catalog.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useFreshDatabases } from '../support/db.js';
 import { type KeyedFixture, KeyedWorkload, tableChecksum } from '../support/keyed-workload.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { type LeafStorage, leavesOf, partitionTree, ReadLoops, type ReadUnit, storageOfAll } from '../support/partitions.js';
 import { connectionConfig, sessionAs } from '../support/seed.js';
 
-let db: TestDatabase | undefined;
-afterEach(async () => {
-  await db?.drop();
-  db = undefined;
-});
+const fresh = useFreshDatabases();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function fresh(prefix: string, schema: string): Promise<{ db: TestDatabase; sql: pg.Client }> {
-  db = await createTestDatabase(prefix);
-  const sql = await db.client();
-  await sql.query(schema);
-  await sql.query('ANALYZE');
-  return { db, sql };
-}
 
 function configFor(d: TestDatabase, table: string): string {
   const home = makeHome();

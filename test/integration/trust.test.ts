@@ -6,27 +6,15 @@
  * checks the database itself: rows, catalog, pg_dump, leftovers.
  */
 import type pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect.js';
 import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
 import { catalogSnapshot, schemaDump } from '../support/catalog.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { type TestDatabase, useFreshDatabases } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, sessionAs, tableOid } from '../support/seed.js';
 
-let db: TestDatabase | undefined;
-afterEach(async () => {
-  await db?.drop();
-  db = undefined;
-});
-
-async function fresh(prefix: string, schema: string): Promise<{ db: TestDatabase; sql: pg.Client }> {
-  db = await createTestDatabase(prefix);
-  const sql = await db.client();
-  await sql.query(schema);
-  await sql.query('ANALYZE');
-  return { db, sql };
-}
+const fresh = useFreshDatabases();
 
 function configFor(d: TestDatabase, table: string, lockTimeout = '1s'): string {
   const home = makeHome();

@@ -1,7 +1,7 @@
 /** Per-file databases on the shared test server, and admin sessions on them. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 
 export interface TestDatabase {
   host: string;
@@ -101,4 +101,25 @@ export function useOwnServer(prefix: string, use: (db: TestDatabase, sql: pg.Cli
     await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
     await stop?.();
   });
+}
+
+/**
+ * For files whose tests each need a database of their own with a given schema: returns a
+ * `fresh(prefix, schema)` that creates one, loads the schema and ANALYZEs it; each is dropped
+ * after its test.
+ */
+export function useFreshDatabases(): (prefix: string, schema: string) => Promise<{ db: TestDatabase; sql: pg.Client }> {
+  let current: TestDatabase | undefined;
+  afterEach(async () => {
+    await current?.drop();
+    current = undefined;
+  });
+  return async (prefix, schema) => {
+    const db = await createTestDatabase(prefix);
+    current = db;
+    const sql = await db.client();
+    await sql.query(schema);
+    await sql.query('ANALYZE');
+    return { db, sql };
+  };
 }

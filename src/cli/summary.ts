@@ -10,6 +10,11 @@ export function summaryLines(outcomes: TableOutcome[]): string[] {
         : o.status === 'prepared'
           ? `prepared in ${(o.durationMs / 1000).toFixed(1)} s: ${PREPARED_NEXT}`
           : `${o.status}: ${o.reason ?? ''}`;
-    return `${o.connection} ${o.table}: ${what}`;
+    return `${o.connection} ${subjectOf(o)}: ${what}`;
   });
+}
+
+/** What an outcome is about: the table, or for repack_indexes the index and its table. */
+export function subjectOf(o: Pick<TableOutcome, 'table' | 'index'>): string {
+  return o.index === undefined ? o.table : `index ${o.index} (table ${o.table})`;
 }

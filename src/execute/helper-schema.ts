@@ -68,6 +68,8 @@ export async function createHelperSchema(client: pg.Client, log: Logger): Promis
 
 /** The column of rpcl.runs each version added: how the installed version is read. */
 const VERSION_COLUMNS: Record<number, string> = { 2: 'pause_requested', 3: 'partition_of' };
+/** The table of the helper schema each later version added (version 4: repack_indexes' rebuilds). */
+const VERSION_TABLES: Record<number, string> = { 4: 'index_runs' };
 
 /** Versions after 1, each with its script sql/upgrade_<version>.sql. */
 const UPGRADES = Array.from({ length: HELPER_SCHEMA_VERSION - 1 }, (_, k) => k + 2);
@@ -90,7 +92,17 @@ async function upgradeHelperSchema(client: pg.Client, log: Logger): Promise<void
       [HELPER_SCHEMA, Object.values(VERSION_COLUMNS)],
     );
     const present = new Set(rows.map((r) => r.attname));
-    return Math.max(1, ...Object.entries(VERSION_COLUMNS).filter(([, col]) => present.has(col)).map(([v]) => Number(v)));
+    const tables = await client.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname = ANY($2::text[])`,
+      [HELPER_SCHEMA, Object.values(VERSION_TABLES)],
+    );
+    const tablesPresent = new Set(tables.rows.map((r) => r.relname));
+    return Math.max(
+      1,
+      ...Object.entries(VERSION_COLUMNS).filter(([, col]) => present.has(col)).map(([v]) => Number(v)),
+      ...Object.entries(VERSION_TABLES).filter(([, t]) => tablesPresent.has(t)).map(([v]) => Number(v)),
+    );
   };
   if ((await current()) >= HELPER_SCHEMA_VERSION) return;
   try {

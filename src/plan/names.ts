@@ -7,7 +7,7 @@ export const HELPER_SCHEMA = 'rpcl';
 /** Written on the schema so rpcl never adopts (or drops) a user's schema of the same name. */
 export const HELPER_SCHEMA_MARKER = 'rpcl helper schema: work tables and run state of rpcl; remove with `rpcl drop_schema`';
 
-export const HELPER_SCHEMA_VERSION = 3;
+export const HELPER_SCHEMA_VERSION = 4;
 
 export const workNames = {
   captureTrigger: (oid: number) => `rpcl_capture_${oid}`,

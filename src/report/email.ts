@@ -22,7 +22,8 @@ export function reportSubject(r: RunReport): string {
   const count = (s: TableOutcome['status']) => r.outcomes.filter((o) => o.status === s).length;
   const failed = count('failed') + (r.error ? 1 : 0);
   const verdict = failed > 0 ? 'FAILED' : 'ok';
-  return `rpcl ${r.command} (${r.configName}) on ${hostname()}: ${verdict}: ${count('done')} done, ${count('failed')} failed, ${count('refused')} refused`;
+  const skipped = count('skipped') > 0 ? `, ${count('skipped')} skipped` : '';
+  return `rpcl ${r.command} (${r.configName}) on ${hostname()}: ${verdict}: ${count('done')} done, ${count('failed')} failed, ${count('refused')} refused${skipped}`;
 }
 
 export function reportBody(r: RunReport): string {
@@ -32,11 +33,12 @@ export function reportBody(r: RunReport): string {
     '',
   ];
   if (r.error) lines.push(`the run failed: ${r.error}`, '');
-  if (r.outcomes.length === 0) lines.push('no table was processed');
+  if (r.outcomes.length === 0) lines.push(r.command === 'repack_indexes' ? 'no index was processed' : 'no table was processed');
   for (const o of r.outcomes) {
     const sizes = o.sizeBefore !== undefined ? `, ${formatBytes(o.sizeBefore)} -> ${o.sizeAfter === undefined ? '?' : formatBytes(o.sizeAfter)}` : '';
     const reason = o.reason ? `: ${o.reason}` : '';
-    lines.push(`${o.connection} ${o.table}: ${o.status} in ${(o.durationMs / 1000).toFixed(1)} s${sizes}${reason}`);
+    const subject = o.index === undefined ? o.table : `index ${o.index} (table ${o.table})`;
+    lines.push(`${o.connection} ${subject}: ${o.status} in ${(o.durationMs / 1000).toFixed(1)} s${sizes}${reason}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -38,9 +38,14 @@ export type RunEvent =
   | { type: 'table-end'; ref: TableRef; outcome: TableOutcome };
 
 export interface TableOutcome {
-  /** prepared: copy in sync, swap left for a later repack_tables; stopped: ended on request, cleaned. */
-  status: 'done' | 'prepared' | 'refused' | 'failed' | 'stopped';
+  /**
+   * prepared: copy in sync, swap left for a later repack_tables; stopped: ended on request,
+   * cleaned; skipped: not worth it by the connection's thresholds (the reason has the figures).
+   */
+  status: 'done' | 'prepared' | 'refused' | 'failed' | 'stopped' | 'skipped';
   table: string;
+  /** repack_indexes: the index this outcome is about (`table` is its table). */
+  index?: string;
   connection: string;
   /** Listed by name in the config: a refusal counts against the exit code. */
   listed: boolean;

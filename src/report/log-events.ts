@@ -76,7 +76,18 @@ export function logEvent(log: Logger, e: RunEvent): void {
       return;
     case 'table-end': {
       const o = e.outcome;
-      if (o.status === 'done') {
+      if (o.index !== undefined && o.status === 'done') {
+        log.info(
+          `index ${o.index} rebuilt in ${(o.durationMs / 1000).toFixed(1)} s: ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`,
+          meta,
+        );
+      } else if (o.status === 'skipped') {
+        log.info(`${o.index === undefined ? '' : `index ${o.index} `}skipped: ${o.reason ?? ''}`, meta);
+      } else if (o.index !== undefined && o.status !== 'prepared') {
+        const line = `index ${o.index} ${o.status}: ${o.reason ?? ''}`;
+        if (o.status === 'failed') log.error(line, meta);
+        else log.warning(line, meta);
+      } else if (o.status === 'done') {
         log.info(
           `repacked in ${(o.durationMs / 1000).toFixed(1)} s: ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`,
           meta,

@@ -4,6 +4,7 @@ import { ExitCode } from '../errors.js';
 import { describeRecovery, describeTrace, findRunTraces, recoverDeadRuns } from '../execute/recovery.js';
 import { confirmRemoval } from './confirm.js';
 import { cleanupOptionsFor } from '../execute/cleanup.js';
+import { describeIndexRecovery, describeIndexTrace, findIndexTraces, recoverIndexRuns } from '../execute/index-leftovers.js';
 import { helperSchemaState } from '../inspect/helper-schema.js';
 import type { Runtime } from './runtime.js';
 
@@ -19,16 +20,24 @@ export async function abortRepack(rt: Runtime, opts: { yes: boolean }): Promise<
         continue;
       }
       const traces = await findRunTraces(client);
-      if (traces.length > 0 && !(await confirmRemoval(`${conn.name}: abort_repack will remove:`, traces.map(describeTrace), opts))) {
+      // repack_indexes' interrupted rebuilds: their INVALID _ccnew/_ccold indexes.
+      const indexTraces = await findIndexTraces(client);
+      const items = [...traces.map(describeTrace), ...indexTraces.map(describeIndexTrace)];
+      if (items.length > 0 && !(await confirmRemoval(`${conn.name}: abort_repack will remove:`, items, opts))) {
         process.stdout.write(`${conn.name}: nothing was removed\n`);
         code = ExitCode.interrupted;
         continue;
       }
       const results = await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: true });
-      if (results.length === 0) process.stdout.write(`${conn.name}: nothing to abort\n`);
-      for (const r of results) {
-        const line = describeRecovery(r);
-        if (r.outcome === 'live') {
+      const indexResults = await recoverIndexRuns(client, cleanupOptionsFor(conn));
+      if (results.length === 0 && indexResults.length === 0) process.stdout.write(`${conn.name}: nothing to abort\n`);
+      const lines = [
+        ...results.map((r) => ({ live: r.outcome === 'live', line: describeRecovery(r) })),
+        ...indexResults.map((r) => ({ live: r.outcome === 'live', line: describeIndexRecovery(r) })),
+      ];
+      for (const r of lines) {
+        const line = r.line;
+        if (r.live) {
           log.warning(line);
           code = ExitCode.refused;
         } else {

@@ -3,6 +3,7 @@
  * Handlers return an exit code; they hold no logic of their own beyond wiring.
  */
 import type pg from 'pg';
+import type { Argv } from 'yargs';
 import type { ConnectionConfig } from '../config/types.js';
 import { connect } from '../db/connect.js';
 import { ExitCode } from '../errors.js';
@@ -18,6 +19,8 @@ import { replayUntilStopped, stopRun } from './long-run.js';
 import { reported } from './reported.js';
 import { statusCommand } from './status.js';
 import { repackTables } from './repack.js';
+import { parseIndexOption, repackIndexes, repackIndexesDryRun } from './repack-indexes.js';
+import { isProcessAlive, pidFilePath, readPid } from './pidfile.js';
 import { summaryLines } from './summary.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
 
@@ -36,6 +39,8 @@ export interface CommandSpec {
   startReplay?: boolean;
   /** Removes things: lists them and asks on a terminal; accepts --yes. */
   confirms?: boolean;
+  /** Options of this command only (yargs builder). */
+  options?: (y: Argv) => Argv;
   run(rt: Runtime, args: GlobalArgs): Promise<number>;
 }
 
@@ -106,6 +111,28 @@ export const commands: CommandSpec[] = [
     },
   },
   {
+    name: 'repack_indexes',
+    describe: "rebuild the selected tables' indexes online, one by one, with REINDEX INDEX CONCURRENTLY (narrowed by the indexes key or --index)",
+    pidFile: true,
+    dryRun: true,
+    longRunning: true,
+    options: (y) =>
+      y.option('index', {
+        type: 'string',
+        array: true,
+        describe: 'rebuild only this index (schema.index; repeatable); replaces the connection\'s indexes key for this run',
+      }),
+    async run(rt, args) {
+      const names = parseIndexOption((args as { index?: unknown }).index);
+      if (args.dryRun) return repackIndexesDryRun(rt, { names });
+      return reported(rt, 'repack_indexes', async () => {
+        const result = await repackIndexes(rt, { names });
+        process.stdout.write(summaryLines(result.outcomes).map((l) => `${l}\n`).join(''));
+        return result;
+      });
+    },
+  },
+  {
     name: 'prepare_repack',
     describe: 'do everything up to the swap for every selected table; a later repack_tables swaps without copying again',
     pidFile: true,
@@ -158,9 +185,14 @@ export const commands: CommandSpec[] = [
   },
   {
     name: 'stop_repack',
-    describe: 'stop a running repack_tables of this config cleanly, through its pid file',
+    describe: 'stop a running repack_tables (or repack_indexes) of this config cleanly, through its pid file',
     pidFile: false,
-    run: (rt) => stopRun(rt, 'repack_tables'),
+    async run(rt) {
+      // repack_indexes too, when it runs: a stop request cancels its rebuild and cleans up.
+      const indexes = readPid(pidFilePath(rt.config.pidDir, 'repack_indexes', rt.config.name));
+      if (indexes !== undefined && isProcessAlive(indexes)) await stopRun(rt, 'repack_indexes');
+      return stopRun(rt, 'repack_tables');
+    },
   },
   {
     name: 'stop_prepare',

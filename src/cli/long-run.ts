@@ -124,7 +124,7 @@ export function detach(rt: Runtime, command: string, argv: string[]): number {
       `  log:      ${join(rt.config.logging.logDir, logFileName(rt.config.name))}\n` +
       `  pid file: ${pidPath}\n` +
       `  outcome:  rpcl status --config ${rt.config.name} (when it has ended, with its exit code)\n` +
-      `  stop it:  rpcl ${command === 'repack_tables' ? 'stop_repack' : command === 'prepare_repack' ? 'stop_prepare' : 'stop_replay'} --config ${rt.config.name}\n`,
+      `  stop it:  rpcl ${command === 'repack_tables' || command === 'repack_indexes' ? 'stop_repack' : command === 'prepare_repack' ? 'stop_prepare' : 'stop_replay'} --config ${rt.config.name}\n`,
   );
   return ExitCode.ok;
 }

@@ -39,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
     .epilogue(
       'Command options (`rpcl <command> --help` describes them):\n' +
-        '  repack_tables, prepare_repack: --dry-run (print the plan, change nothing), --background / --foreground\n' +
+        '  repack_tables, prepare_repack, repack_indexes: --dry-run (print the plan, change nothing), --background / --foreground\n' +
+        '  repack_indexes: --index schema.index (repeatable)\n' +
         '  replay_data: --background / --foreground; prepare_repack: --start-replay; status, show_connections: --json\n' +
         '  drop_schema, abort_repack: --yes (remove without asking on a terminal)\n' +
         '  demo: --rows, --writers, --rate, --keep\n' +
@@ -90,6 +91,7 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
     spec.name,
     spec.describe,
     (y) => {
+      if (spec.options) y = spec.options(y);
       if (spec.json) y.option('json', { type: 'boolean', default: false, describe: 'print JSON' });
       if (spec.dryRun) {
         y.option('dry-run', { type: 'boolean', default: false, describe: 'print the tables, refusals and SQL steps with their locks; change nothing' });

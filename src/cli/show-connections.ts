@@ -18,6 +18,7 @@ export function connectionRow(c: ConnectionConfig): Row {
     connect_timeout: c.connectTimeoutSeconds ?? null,
     schemas: c.schemas,
     tables: c.tables.map(displayQualified),
+    ...(c.indexes.length > 0 ? { indexes: c.indexes.map(displayQualified) } : {}),
     max_replay_rows: c.maxReplayRows,
     lock_timeout: `${c.lockTimeoutMs}ms`,
     check_time: c.checkTimeSeconds,

@@ -105,6 +105,8 @@ export const CONNECTION_FIELDS = {
   connect_timeout: { read: numberAtLeast(0, 'seconds') },
   schemas: { read: stringList('a list of schema names') },
   tables: { read: stringList('a list of "schema.table" names') },
+  // repack_indexes: only these indexes of the selected tables ("schema.index"); empty: all.
+  indexes: { read: stringList('a list of "schema.index" names') },
   max_replay_rows: { read: integer(1) },
   lock_timeout: { read: lockTimeout },
   check_time: { read: numberAtLeast(1, 'seconds') },

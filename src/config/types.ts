@@ -23,6 +23,8 @@ export interface ConnectionConfig {
   connectTimeoutSeconds?: number;
   schemas: string[];
   tables: QualifiedName[];
+  /** repack_indexes: only these indexes of the selected tables; empty: all of them. */
+  indexes: QualifiedName[];
   maxReplayRows: number;
   lockTimeoutMs: number;
   checkTimeSeconds: number;

@@ -21,6 +21,7 @@ import {
 } from '../inspect/helper-schema.js';
 import { HELPER_SCHEMA, HELPER_SCHEMA_MARKER, HELPER_SCHEMA_VERSION } from '../plan/names.js';
 import { describeRecovery, describeTrace, findRunTraces, recoverDeadRuns } from './recovery.js';
+import { describeIndexRecovery, describeIndexTrace, findIndexTraces, recoverIndexRuns } from './index-leftovers.js';
 import type { Logger } from '../report/logger.js';
 
 const sqlDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
@@ -150,6 +151,7 @@ export async function dropSchemaPlan(client: pg.Client): Promise<string[] | null
   if (state.kind === 'foreign') throw foreignSchemaError();
   if (state.kind === 'absent') return null;
   const items = (await findRunTraces(client)).map(describeTrace);
+  items.push(...(await findIndexTraces(client)).map(describeIndexTrace));
   for (const t of await captureTriggers(client, state.oid)) {
     items.push(`capture trigger ${t.triggerName} on ${displayQualified({ schema: t.schema, name: t.table })}`);
   }
@@ -208,6 +210,21 @@ export async function dropHelperSchema(
   } catch (err) {
     // Whatever recovery could not sort out, the generic removal below still takes away.
     log.warning(`could not recover every run before dropping: ${(err as Error).message}`);
+  }
+  // repack_indexes' leftovers live in the users' schemas, not in ours: DROP SCHEMA would not
+  // take them, and would lose the record (rpcl.index_runs) that proves which are rpcl's. So
+  // they go first, and if they cannot, nothing is dropped.
+  try {
+    for (const r of await recoverIndexRuns(client, { lockTimeoutMs: opts.lockTimeoutMs, attempts: opts.attempts ?? 5 })) {
+      if (r.outcome === 'live') throw new Error(describeIndexRecovery(r));
+      log.info(describeIndexRecovery(r));
+    }
+  } catch (err) {
+    throw new RpclError(
+      `cannot drop the helper schema ${HELPER_SCHEMA} yet: the leftovers of an interrupted index rebuild could not be removed ` +
+        `(${(err as Error).message}). Run drop_schema again when the long transactions have ended.`,
+      ExitCode.failed,
+    );
   }
   const removed: string[] = [];
   for (const t of await captureTriggers(client, state.oid)) {

@@ -41,6 +41,7 @@ function prodProblems(lines: string): string[] {
 const CONNECTION_DEFAULTS = {
   schemas: [],
   tables: [],
+  indexes: [],
   maxReplayRows: 10000,
   lockTimeoutMs: 3000,
   checkTimeSeconds: 10,

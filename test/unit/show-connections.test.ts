@@ -14,6 +14,7 @@ const prod: ConnectionConfig = {
   connectTimeoutSeconds: 5,
   schemas: ['sales'],
   tables: [{ schema: 'public', name: 'Mixed Case' }],
+  indexes: [],
   maxReplayRows: 5000,
   lockTimeoutMs: 2000,
   checkTimeSeconds: 10,

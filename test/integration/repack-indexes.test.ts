@@ -1,0 +1,309 @@
+/**
+ * repack_indexes end to end through the real binary: bloated indexes rebuilt online under
+ * writers (smaller, data and schema unchanged, nothing left), the leftovers of a killed
+ * REINDEX CONCURRENTLY removed by abort_repack, the next repack_indexes and drop_schema (and a
+ * user's own INVALID index left alone), a blocker and a long transaction bounded by
+ * lock_timeout and named, and the refusals.
+ */
+import type pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { catalogSnapshot, schemaDump } from '../support/catalog.js';
+import { makeHome, runCli, spawnCli, writeConfig, type RunningCli } from '../support/cli.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { rpclLeftovers } from '../support/leftovers.js';
+import { connectionConfig, sessionAs } from '../support/seed.js';
+
+let db: TestDatabase;
+let sql: pg.Client;
+
+useTestDatabase('reindex', async (d, s) => {
+  db = d;
+  sql = s;
+});
+
+const T = '"Idx Schema"."Mixed Case"';
+const CONTROL = 'ctl.mirror';
+const QIDX = '"Idx Schema"."with""quote"';
+const PKEY = '"Idx Schema"."Mixed Case_pkey"';
+
+/** A table whose two indexes are ~90% empty pages after a mass delete and VACUUM, and its control copy. */
+async function freshTable(rows = 200_000): Promise<void> {
+  await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; DROP SCHEMA IF EXISTS "Idx Schema" CASCADE; DROP SCHEMA IF EXISTS ctl CASCADE`);
+  await sql.query(`CREATE SCHEMA "Idx Schema"; CREATE SCHEMA ctl`);
+  await sql.query(`CREATE TABLE ${T} (id int PRIMARY KEY, "with""quote" int NOT NULL, payload text)`);
+  await sql.query(`CREATE INDEX "with""quote" ON ${T} ("with""quote")`);
+  await sql.query(`COMMENT ON INDEX ${QIDX} IS 'kept by the rebuild'`);
+  await sql.query(`CREATE TABLE ${CONTROL} (id int PRIMARY KEY, "with""quote" int NOT NULL, payload text)`);
+  await sql.query(`INSERT INTO ${T} SELECT g, (g * 7919) % 1000003, 'p' || g FROM generate_series(1, $1) g`, [rows]);
+  await sql.query(`DELETE FROM ${T} WHERE id % 10 <> 0`);
+  await sql.query(`VACUUM ANALYZE ${T}`);
+  await sql.query(`INSERT INTO ${CONTROL} SELECT * FROM ${T}`);
+}
+
+async function size(index: string): Promise<number> {
+  const { rows } = await sql.query(`SELECT pg_relation_size(to_regclass($1))::int8 AS n`, [index]);
+  return Number(rows[0].n);
+}
+
+async function checksum(table: string): Promise<string> {
+  const { rows } = await sql.query(`SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '') AS s FROM ${table} t`);
+  return rows[0].s;
+}
+
+/** Writers that change the table and mirror each change into the control table in the same transaction. */
+class Writers {
+  private running = true;
+  private loops: Promise<void>[] = [];
+  commits = 0;
+  worstMs = 0;
+  errors: string[] = [];
+  constructor(private readonly clients: pg.Client[]) {
+    this.loops = clients.map((c, i) => this.loop(c, i));
+  }
+  private async loop(c: pg.Client, n: number): Promise<void> {
+    let k = n;
+    while (this.running) {
+      k += 7;
+      const id = ((k * 104729) % 200_000) + 1;
+      const t = performance.now();
+      try {
+        await c.query('BEGIN');
+        if (k % 3 === 0) {
+          await c.query(`DELETE FROM ${T} WHERE id = $1`, [id]);
+          await c.query(`DELETE FROM ${CONTROL} WHERE id = $1`, [id]);
+        } else {
+          for (const table of [T, CONTROL]) {
+            await c.query(
+              `INSERT INTO ${table} AS x VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET "with""quote" = x."with""quote" + 1, payload = 'u'`,
+              [id, k, `w${k}`],
+            );
+          }
+        }
+        await c.query('COMMIT');
+        this.commits++;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        if ((err as { code?: string }).code !== '40P01') this.errors.push(`${(err as { code?: string }).code} ${(err as Error).message}`);
+      }
+      this.worstMs = Math.max(this.worstMs, performance.now() - t);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+    await Promise.all(this.clients.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+let writers: Writers | undefined;
+let extra: pg.Client[] = [];
+let running: RunningCli | undefined;
+afterEach(async () => {
+  running?.kill('SIGKILL');
+  running = undefined;
+  await writers?.stop();
+  writers = undefined;
+  await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
+  extra = [];
+  await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'rpcl%'`);
+});
+
+async function startWriters(n = 3): Promise<Writers> {
+  writers = new Writers(await Promise.all(Array.from({ length: n }, () => sessionAs(db, 'writer'))));
+  return writers;
+}
+
+async function session(name: string): Promise<pg.Client> {
+  const c = await sessionAs(db, name);
+  extra.push(c);
+  return c;
+}
+
+function config(lines: string[]): string {
+  const home = makeHome();
+  writeConfig(home, 'default', connectionConfig(db, ['schemas = ["Idx Schema"]', ...lines]));
+  return home;
+}
+
+async function invalidIndexes(): Promise<string[]> {
+  const { rows } = await sql.query(
+    `SELECT c.oid::regclass::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid ORDER BY 1`,
+  );
+  return rows.map((r) => r.name);
+}
+
+describe('repack_indexes', () => {
+  it('rebuilds bloated indexes under writers: smaller, same rows, same schema, nothing left', async () => {
+    await freshTable();
+    const before = { pkey: await size(PKEY), idx: await size(QIDX) };
+    const catalogBefore = await catalogSnapshot(sql);
+    const dumpBefore = await schemaDump(db);
+    const home = config(['lock_timeout = "2s"', 'swap_attempts = 5']);
+    const w = await startWriters();
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await runCli(['repack_indexes', '--debug'], { home });
+    await new Promise((r) => setTimeout(r, 300));
+    await w.stop();
+    writers = undefined;
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/index "Idx Schema"\."Mixed Case_pkey" \(table "Idx Schema"\."Mixed Case"\): done in/);
+    expect(run.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): done in .* -> /);
+    expect(run.stderr).toMatch(/index "Idx Schema"\."with""quote" rebuilt in/);
+    expect(w.errors).toEqual([]);
+    expect(w.commits).toBeGreaterThan(50);
+    // 90% of the entries went away: the rebuilt indexes are at most half their old size.
+    expect(await size(PKEY)).toBeLessThan(before.pkey / 2);
+    expect(await size(QIDX)).toBeLessThan(before.idx / 2);
+    expect(await checksum(T)).toBe(await checksum(CONTROL));
+    // The rebuilt indexes answer like the table: every row found through each of them.
+    await sql.query(`SET enable_seqscan = off; SET enable_bitmapscan = off`);
+    const viaIndex = await sql.query(`SELECT count(*)::int AS n FROM ${T} WHERE "with""quote" >= 0`);
+    const viaPkey = await sql.query(`SELECT count(*)::int AS n FROM ${T} WHERE id > 0`);
+    await sql.query(`RESET enable_seqscan; RESET enable_bitmapscan`);
+    const total = await sql.query(`SELECT count(*)::int AS n FROM ${CONTROL}`);
+    expect([viaIndex.rows[0].n, viaPkey.rows[0].n]).toEqual([total.rows[0].n, total.rows[0].n]);
+    expect(await catalogSnapshot(sql)).toEqual(catalogBefore);
+    expect(await schemaDump(db)).toEqual(dumpBefore);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    expect(await invalidIndexes()).toEqual([]);
+    const { rows } = await sql.query(`SELECT index_name, status, size_before > size_after AS smaller FROM rpcl.index_runs ORDER BY index_name`);
+    expect(rows).toEqual([
+      { index_name: 'Mixed Case_pkey', status: 'done', smaller: true },
+      { index_name: 'with"quote', status: 'done', smaller: true },
+    ]);
+  });
+
+  for (const cleaner of ['abort_repack', 'repack_indexes', 'drop_schema'] as const) {
+    it(`the INVALID _ccnew index of a killed rebuild is removed by ${cleaner}; a user's INVALID index is left alone`, async () => {
+      await freshTable(50_000);
+      // A user's failed CREATE INDEX CONCURRENTLY: INVALID, and not rpcl's.
+      await sql.query(`CREATE UNIQUE INDEX CONCURRENTLY "user broken" ON ${T} ((id % 2))`).catch(() => undefined);
+      expect(await invalidIndexes()).toEqual(['"Idx Schema"."user broken"']);
+      // An open writer transaction: the rebuild waits for it after creating its new index.
+      const holder = await session('holder');
+      await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
+      const home = config(['lock_timeout = "60s"']);
+      running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+      const waiting = async () =>
+        (await sql.query(
+          `SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'rpcl reindex' AND a.wait_event_type = 'Lock'
+             AND EXISTS (SELECT 1 FROM pg_class WHERE relname = 'with"quote_ccnew')`,
+        )).rows.length > 0;
+      for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await waiting()).toBe(true);
+      running.kill('SIGKILL');
+      await running.done;
+      running = undefined;
+      // rpcl is gone, but its REINDEX still runs in the server: that rebuild is live, left alone.
+      if (cleaner === 'abort_repack') {
+        const live = await runCli(['abort_repack', '--yes'], { home });
+        expect(live.code).toBe(5);
+        expect(live.stdout).toMatch(/a live rpcl rebuild of index "Idx Schema"\."with""quote" is running: left alone/);
+      }
+      await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex'`);
+      await holder.query('COMMIT');
+      for (let i = 0; i < 40 && (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'rpcl%'`)).rows.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await invalidIndexes()).toEqual(['"Idx Schema"."user broken"', '"Idx Schema"."with""quote_ccnew"']);
+
+      const args = cleaner === 'repack_indexes' ? [cleaner, '--debug', '--index', PKEY] : [cleaner, '--yes'];
+      const run = await runCli(args, { home });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      if (cleaner !== 'repack_indexes') {
+        expect(run.stdout).toMatch(/cleaned up an interrupted rebuild of index "Idx Schema"\."with""quote"|dropped the helper schema/);
+      }
+      expect(run.stdout + run.stderr).toMatch(/with""quote_ccnew/);
+      expect(await invalidIndexes()).toEqual(['"Idx Schema"."user broken"']);
+      expect(await rpclLeftovers(sql)).toEqual([]);
+      // The original index is whole: valid, and finds every row.
+      const { rows } = await sql.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)`, [QIDX]);
+      expect(rows).toEqual([{ indisvalid: true }]);
+      if (cleaner === 'drop_schema') {
+        expect((await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rpcl'`)).rows).toEqual([]);
+      }
+    });
+  }
+
+  it('a session holding a conflicting lock: bounded by lock_timeout, retried, named; writers not stalled; nothing left', async () => {
+    await freshTable(50_000);
+    const blocker = await session('the blocker');
+    await blocker.query(`BEGIN; LOCK TABLE ${T} IN SHARE UPDATE EXCLUSIVE MODE`);
+    const pid = (await blocker.query(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;
+    const home = config(['lock_timeout = "300ms"', 'swap_attempts = 3']);
+    const w = await startWriters(2);
+    const started = Date.now();
+    const run = await runCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    const took = Date.now() - started;
+    await w.stop();
+    writers = undefined;
+    await blocker.query('ROLLBACK');
+
+    expect(run.code, run.stderr).toBe(6);
+    expect(run.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): failed: .*lock_timeout \(300 ms\) in 3 attempts/);
+    expect(run.stdout).toContain(`pid ${pid} (user`);
+    expect(run.stdout).toContain('application "the blocker"');
+    expect(run.stderr.match(/attempt \d\/3: a lock or an older transaction was not released/g)?.length).toBe(2);
+    // 3 attempts of 300 ms, backoff 0.5 s + 1 s, start-up: well under the minute it would hang.
+    expect(took).toBeLessThan(15_000);
+    expect(w.errors).toEqual([]);
+    expect(w.worstMs).toBeLessThan(1000);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    expect(await invalidIndexes()).toEqual([]);
+  });
+
+  it('a long transaction (an old snapshot) makes the rebuild fail after lock_timeout, named, its new index dropped', async () => {
+    await freshTable(50_000);
+    const long = await session('long report');
+    await long.query(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM ${CONTROL}`);
+    const pid = (await long.query(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;
+    const home = config(['lock_timeout = "500ms"', 'swap_attempts = 2']);
+    const run = await runCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    // Still open: rpcl dropped its leftover without waiting for it.
+    expect(await invalidIndexes()).toEqual([]);
+    await long.query('ROLLBACK');
+    expect(run.code, run.stderr).toBe(6);
+    expect(run.stdout).toContain(`pid ${pid} (user`);
+    expect(run.stdout).toMatch(/long transactions hold REINDEX CONCURRENTLY too/);
+    expect(run.stderr).toMatch(/removed INVALID index "Idx Schema"\."with""quote_ccnew/);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    const { rows } = await sql.query(`SELECT status, leftovers_removed, attempts FROM rpcl.index_runs`);
+    expect(rows).toEqual([{ status: 'failed', leftovers_removed: true, attempts: 2 }]);
+  });
+
+  it('refuses an exclusion-constraint index and unknown names, with the reason, changing nothing', async () => {
+    await freshTable(1000);
+    await sql.query(`CREATE TABLE "Idx Schema".booking (id int PRIMARY KEY, during int4range, EXCLUDE USING gist (during WITH &&))`);
+    const home = config([]);
+    const unknown = await runCli(['repack_indexes', '--debug', '--index', '"Idx Schema".nope', '--index', T], { home });
+    expect(unknown.code).toBe(5);
+    expect(unknown.stderr).toMatch(/index "Idx Schema"\.nope: no such index/);
+    expect(unknown.stderr).toMatch(/index "Idx Schema"\."Mixed Case": it is not an index/);
+    expect(unknown.stderr).toMatch(/Nothing was done/);
+    expect((await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rpcl'`)).rows).toEqual([]);
+
+    const excl = await runCli(['repack_indexes', '--debug', '--index', '"Idx Schema".booking_during_excl', '--index', PKEY], { home });
+    expect(excl.code).toBe(5);
+    expect(excl.stdout).toMatch(/index "Idx Schema"\.booking_during_excl \(table "Idx Schema"\.booking\): refused: it backs an exclusion constraint/);
+    expect(excl.stdout).toMatch(/index "Idx Schema"\."Mixed Case_pkey" \(table "Idx Schema"\."Mixed Case"\): done/);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+
+    // Over a whole schema the exclusion index is refused too, but named by nobody: exit 0.
+    const all = await runCli(['repack_indexes', '--debug'], { home });
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/booking_during_excl .*refused: it backs an exclusion constraint/);
+    expect(all.stdout).toMatch(/booking_pkey .*done/);
+  });
+
+  it('--dry-run lists the indexes and statements and changes nothing', async () => {
+    await freshTable(1000);
+    const home = config(['indexes = [\'"Idx Schema"."with""quote"\']']);
+    const run = await runCli(['repack_indexes', '--dry-run'], { home });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('REINDEX INDEX CONCURRENTLY "Idx Schema"."with""quote";');
+    expect(run.stdout).not.toContain('Mixed Case_pkey');
+    expect((await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rpcl'`)).rows).toEqual([]);
+  });
+});

@@ -28,7 +28,10 @@ export async function helperSchemaState(client: pg.Client): Promise<HelperSchema
  */
 export async function helperSchemaAccessProblem(client: pg.Client): Promise<string | null> {
   const { rows } = await client.query<{ ok: boolean; owner: string; me: string }>(
-    `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE') AS ok,
+    `SELECT has_schema_privilege($1, 'USAGE, CREATE') AND has_table_privilege($2, 'SELECT, INSERT, UPDATE')
+              -- repack_indexes' record of its rebuilds (version 4), by OID: no name lookup.
+              AND coalesce((SELECT has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE') FROM pg_class c
+                            WHERE c.relnamespace = n.oid AND c.relname = 'index_runs'), true) AS ok,
             pg_get_userbyid(n.nspowner) AS owner, current_user AS me
      FROM pg_namespace n WHERE n.nspname = $1`,
     [HELPER_SCHEMA, `${quoteIdent(HELPER_SCHEMA)}.runs`],
@@ -38,7 +41,7 @@ export async function helperSchemaAccessProblem(client: pg.Client): Promise<stri
   return (
     `the helper schema ${HELPER_SCHEMA} belongs to role ${displayIdent(row.owner)} and role ${displayIdent(row.me)} may not use it. ` +
     `Have its owner run: GRANT USAGE, CREATE ON SCHEMA ${HELPER_SCHEMA} TO ${quoteIdent(row.me)}; ` +
-    `GRANT SELECT, INSERT, UPDATE ON ${HELPER_SCHEMA}.runs TO ${quoteIdent(row.me)}; ` +
+    `GRANT SELECT, INSERT, UPDATE ON ${HELPER_SCHEMA}.runs, ${HELPER_SCHEMA}.index_runs TO ${quoteIdent(row.me)}; ` +
     `or run rpcl as ${displayIdent(row.owner)}`
   );
 }

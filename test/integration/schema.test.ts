@@ -125,33 +125,41 @@ describe('helper schema', () => {
     expect(await rpclObjects()).toEqual([]);
   });
 
-  it('a helper schema of version 1 (an older rpcl) is upgraded in place on first use, its runs kept', async () => {
-    await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; DROP TABLE IF EXISTS public.small; CREATE TABLE public.small (id int PRIMARY KEY, v text)`);
-    await sql.query(`INSERT INTO public.small SELECT g, 'v' FROM generate_series(1, 100) g`);
-    // What rpcl 0.1 installed: the version 1 script, its marker, version 1.
-    await sql.query(readFileSync(join(projectRoot, 'sql', 'helper_schema.sql'), 'utf8'));
-    await sql.query(`COMMENT ON SCHEMA rpcl IS '${HELPER_SCHEMA_MARKER.replace(/'/g, "''")}'`);
-    await sql.query(`INSERT INTO rpcl.schema_version (version) VALUES (1)`);
-    await sql.query(`INSERT INTO rpcl.runs (table_oid, schema_name, table_name, status, phase, runner_pid, runner_host)
-                     VALUES ('public.small'::regclass, 'public', 'small', 'done', 'done', 1, 'old-host')`);
-    const home = makeHome();
-    writeConfig(home, 'default', config().replace('lock_timeout = "500ms"', 'lock_timeout = "500ms"\ntables = ["public.small"]'));
-    const run = await runCli(['repack_tables', '--debug'], { home });
-    expect(run.stderr).toMatch(/upgraded the helper schema rpcl to version 3/);
-    expect(run.code).toBe(0);
-    const { rows } = await sql.query(
-      `SELECT (SELECT array_agg(version ORDER BY version) FROM rpcl.schema_version) AS versions,
-              (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'rpcl.runs'::regclass
-                 AND attname IN ('pause_requested', 'throttle', 'partition_of', 'partition_number', 'partitions_in_run')) AS columns,
-              (SELECT count(*)::int FROM rpcl.runs WHERE runner_host = 'old-host') AS old_runs`,
-    );
-    expect(rows[0]).toEqual({ versions: [1, 2, 3], columns: 5, old_runs: 1 });
-    // Once is enough: the next run finds version 3 and says nothing about it.
-    const again = await runCli(['repack_tables', '--debug'], { home });
-    expect(again.code).toBe(0);
-    expect(again.stderr).not.toMatch(/upgraded the helper schema/);
-    await sql.query(`DROP SCHEMA rpcl CASCADE; DROP TABLE public.small`);
-  });
+  for (const from of [1, 2, 3]) {
+    it(`a helper schema of version ${from} (an older rpcl) is upgraded in place on first use, its runs kept`, async () => {
+      await sql.query(`DROP SCHEMA IF EXISTS rpcl CASCADE; DROP TABLE IF EXISTS public.small; CREATE TABLE public.small (id int PRIMARY KEY, v text)`);
+      await sql.query(`INSERT INTO public.small SELECT g, 'v' FROM generate_series(1, 100) g`);
+      // What that rpcl installed: the version 1 script and the upgrades up to its version, its marker, its versions.
+      await sql.query(readFileSync(join(projectRoot, 'sql', 'helper_schema.sql'), 'utf8'));
+      for (let v = 2; v <= from; v++) await sql.query(readFileSync(join(projectRoot, 'sql', `upgrade_${v}.sql`), 'utf8'));
+      await sql.query(`COMMENT ON SCHEMA rpcl IS '${HELPER_SCHEMA_MARKER.replace(/'/g, "''")}'`);
+      await sql.query(`INSERT INTO rpcl.schema_version (version) SELECT generate_series(1, $1::int)`, [from]);
+      await sql.query(`INSERT INTO rpcl.runs (table_oid, schema_name, table_name, status, phase, runner_pid, runner_host)
+                       VALUES ('public.small'::regclass, 'public', 'small', 'done', 'done', 1, 'old-host')`);
+      const home = makeHome();
+      writeConfig(home, 'default', config().replace('lock_timeout = "500ms"', 'lock_timeout = "500ms"\ntables = ["public.small"]'));
+      const run = await runCli(['repack_tables', '--debug'], { home });
+      expect(run.stderr).toMatch(/upgraded the helper schema rpcl to version 4/);
+      expect(run.code).toBe(0);
+      const { rows } = await sql.query(
+        `SELECT (SELECT array_agg(version ORDER BY version) FROM rpcl.schema_version) AS versions,
+                (SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'rpcl.runs'::regclass
+                   AND attname IN ('pause_requested', 'throttle', 'partition_of', 'partition_number', 'partitions_in_run')) AS columns,
+                to_regclass('rpcl.index_runs') IS NOT NULL AS index_runs,
+                (SELECT count(*)::int FROM rpcl.runs WHERE runner_host = 'old-host') AS old_runs`,
+      );
+      expect(rows[0]).toEqual({ versions: [1, 2, 3, 4], columns: 5, index_runs: true, old_runs: 1 });
+      // Once is enough: the next run finds version 4 and says nothing about it; repack_indexes works on it.
+      const again = await runCli(['repack_tables', '--debug'], { home });
+      expect(again.code).toBe(0);
+      expect(again.stderr).not.toMatch(/upgraded the helper schema/);
+      const indexes = await runCli(['repack_indexes', '--debug'], { home });
+      expect(indexes.code, indexes.stderr).toBe(0);
+      expect(indexes.stdout).toMatch(/index public\.small_pkey \(table public\.small\): done/);
+      expect(indexes.stderr).not.toMatch(/upgraded the helper schema/);
+      await sql.query(`DROP SCHEMA rpcl CASCADE; DROP TABLE public.small`);
+    });
+  }
 
   it('refuses to adopt or drop a schema named rpcl that it did not create', async () => {
     const home = makeHome();

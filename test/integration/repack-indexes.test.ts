@@ -297,6 +297,61 @@ describe('repack_indexes', () => {
     expect(all.stdout).toMatch(/booking_pkey .*done/);
   });
 
+  it('a partitioned index stands for its leaf indexes, each rebuilt and still attached to the parent index', async () => {
+    await freshTable(1000);
+    await sql.query(`CREATE TABLE "Idx Schema".parted (id int, k int, PRIMARY KEY (id, k)) PARTITION BY RANGE (k)`);
+    await sql.query(`CREATE TABLE "Idx Schema"."Part One" PARTITION OF "Idx Schema".parted FOR VALUES FROM (0) TO (100)`);
+    await sql.query(`CREATE TABLE "Idx Schema".part_two PARTITION OF "Idx Schema".parted FOR VALUES FROM (100) TO (200)`);
+    await sql.query(`INSERT INTO "Idx Schema".parted SELECT g, g % 200 FROM generate_series(1, 20000) g`);
+    await sql.query(`DELETE FROM "Idx Schema".parted WHERE id % 5 <> 0`);
+    await sql.query(`VACUUM "Idx Schema".parted`);
+    const oids = async () =>
+      (await sql.query(`SELECT relid::regclass::text AS name, relid::int8 AS oid FROM pg_partition_tree('"Idx Schema".parted_pkey') WHERE isleaf ORDER BY 1`)).rows;
+    const before = await oids();
+    const catalogBefore = await catalogSnapshot(sql);
+    const home = config([]);
+    const run = await runCli(['repack_indexes', '--debug', '--index', '"Idx Schema".parted_pkey'], { home });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/index "Idx Schema"\."Part One_pkey" \(table "Idx Schema"\."Part One"\): done/);
+    expect(run.stdout).toMatch(/index "Idx Schema"\.part_two_pkey \(table "Idx Schema"\.part_two\): done/);
+    expect(run.stdout).not.toMatch(/Mixed Case/);
+    const after = await oids();
+    // Same names in the partition tree of the parent index, new indexes under them.
+    expect(after.map((r) => r.name)).toEqual(before.map((r) => r.name));
+    expect(after.map((r) => r.oid)).not.toContain(before[0].oid);
+    expect(await catalogSnapshot(sql)).toEqual(catalogBefore);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
+  it('excludes repack_tables on the same table, and stop_repack stops it cleanly', async () => {
+    await freshTable(20_000);
+    const holder = await session('holder');
+    await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, ['tables = [\'"Idx Schema"."Mixed Case"\']', 'lock_timeout = "60s"']));
+    running = spawnCli(['repack_indexes', '--foreground', '--index', QIDX], { home });
+    const waiting = async () =>
+      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+    for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await waiting()).toBe(true);
+    const tables = await runCli(['repack_tables', '--debug'], { home });
+    expect(tables.code).toBe(5);
+    expect(tables.stdout).toMatch(/"Mixed Case": refused: another rpcl run is working on this table/);
+    const stopping = runCli(['stop_repack'], { home });
+    // The cancelled rebuild's leftover is dropped once the writer it waited for is gone.
+    await new Promise((r) => setTimeout(r, 1500));
+    await holder.query('COMMIT');
+    const stop = await stopping;
+    const result = await running.done;
+    running = undefined;
+    expect(stop.code, stop.stdout + stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(/repack_indexes \(pid \d+\) stopped/);
+    expect(result.code).toBe(130);
+    expect(result.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): stopped: stopped on request; removed INVALID index "Idx Schema"\."with""quote_ccnew"/);
+    expect(await invalidIndexes()).toEqual([]);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
   it('--dry-run lists the indexes and statements and changes nothing', async () => {
     await freshTable(1000);
     const home = config(['indexes = [\'"Idx Schema"."with""quote"\']']);

@@ -6,7 +6,7 @@ export function summaryLines(outcomes: TableOutcome[]): string[] {
   return outcomes.map((o) => {
     const what =
       o.status === 'done'
-        ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}`
+        ? `done in ${(o.durationMs / 1000).toFixed(1)} s, ${formatBytes(o.sizeBefore)} -> ${formatBytes(o.sizeAfter)}${o.reason ? `; ${o.reason}` : ''}`
         : o.status === 'prepared'
           ? `prepared in ${(o.durationMs / 1000).toFixed(1)} s: ${PREPARED_NEXT}`
           : `${o.status}: ${o.reason ?? ''}`;

@@ -36,13 +36,13 @@ async function hasIndexRuns(client: pg.Client): Promise<boolean> {
   return rows[0]?.ok === true;
 }
 
-/** Rebuilds that may have left something: not done, and not yet checked clean. */
+/** Rebuilds that may have left something: not yet checked clean (a done one may have left its _ccold). */
 export async function openIndexRuns(client: pg.Client, tableOid?: number): Promise<IndexRunRow[]> {
   if (!(await hasIndexRuns(client))) return [];
   const { rows } = await client.query(
     `SELECT index_run_id::int8 AS id, table_oid::int8 AS table_oid, index_oid::int8 AS index_oid, schema_name, table_name,
             index_name, existing_index_oids::int8[] AS existing, status
-     FROM ${runs} WHERE status <> 'done' AND NOT leftovers_removed AND ($1::oid IS NULL OR table_oid = $1::oid)
+     FROM ${runs} WHERE NOT leftovers_removed AND ($1::oid IS NULL OR table_oid = $1::oid)
      ORDER BY index_run_id`,
     [tableOid ?? null],
   );

@@ -109,7 +109,18 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
         workAlive = false;
         return await finish('failed', `the rebuild's session was lost: ${(error as Error).message}`);
       }
+      // Past the swap step (4 in plan/reindex.ts) the new index already carries the name and is
+      // valid: the rebuild is done, and what failed was the wait to drop the old one (a session
+      // still using the table). Only that `_ccold` is left to remove; no second rebuild.
+      const swapped = (await findIndexLeftovers(work, row)).some((l) => l.oid === row.indexOid);
       const cleanup = await removeLeftovers(row);
+      if (swapped) {
+        const pending = (await findIndexLeftovers(work, row)).length > 0;
+        if (pending) {
+          opts.emit({ type: 'warning', ref, message: `index ${name} is rebuilt, but its old copy could not be dropped yet${cleanup}` });
+        }
+        return await done(pending ? `rebuilt; the old copy of the index is still there${cleanup}` : undefined);
+      }
       if (opts.stopRequested() || isSqlState(error, SqlState.queryCanceled)) {
         return await finish(opts.stopRequested() ? 'stopped' : 'failed', `${opts.stopRequested() ? 'stopped on request' : (error as Error).message}${cleanup}`);
       }
@@ -133,15 +144,21 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
           'nothing was left behind',
       );
     }
-    const after = await control.query<{ bytes: string | null }>(`SELECT pg_relation_size(to_regclass($1))::int8 AS bytes`, [
-      quoteQualified({ schema: facts.schema, name: facts.name }),
-    ]);
-    const sizeAfter = Number(after.rows[0]?.bytes ?? 0);
-    await control.query(
-      `UPDATE ${runs} SET status = 'done', leftovers_removed = true, size_after = $2, ended_at = clock_timestamp() WHERE index_run_id = $1`,
-      [row.id, sizeAfter],
-    );
-    return outcome('done', { sizeBefore: facts.bytes, sizeAfter });
+    return await done(undefined);
+
+    /** The new index is in place; `note` says what is left (then the row stays open for a later cleanup). */
+    async function done(note: string | undefined): Promise<TableOutcome> {
+      const after = await control.query<{ bytes: string | null }>(`SELECT pg_relation_size(to_regclass($1))::int8 AS bytes`, [
+        quoteQualified({ schema: facts!.schema, name: facts!.name }),
+      ]);
+      const sizeAfter = Number(after.rows[0]?.bytes ?? 0);
+      await control.query(
+        `UPDATE ${runs} SET status = 'done', leftovers_removed = $3, size_after = $2, last_error = $4, ended_at = clock_timestamp()
+         WHERE index_run_id = $1`,
+        [row.id, sizeAfter, note === undefined, note ?? null],
+      );
+      return outcome('done', { sizeBefore: facts!.bytes, sizeAfter, ...(note === undefined ? {} : { reason: note }) });
+    }
 
     async function finish(status: 'failed' | 'stopped', reason: string): Promise<TableOutcome> {
       await control.query(

@@ -273,6 +273,29 @@ describe('repack_indexes', () => {
     expect(rows).toEqual([{ status: 'failed', leftovers_removed: true, attempts: 2 }]);
   });
 
+  it('a reader holding the table past the swap step: the index is rebuilt, its _ccold copy removed later by abort_repack', async () => {
+    await freshTable(50_000);
+    const reader = await session('open reader');
+    // READ COMMITTED, idle after its query: no snapshot left, but its ACCESS SHARE lock on the
+    // table stays, which only the last steps (dropping the old index) wait for.
+    await reader.query(`BEGIN; SELECT count(*) FROM ${T}`);
+    const before = await size(QIDX);
+    const home = config(['lock_timeout = "300ms"', 'swap_attempts = 2']);
+    const run = await runCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): done in .*; rebuilt; the old copy of the index is still there; could not remove "Idx Schema"\."with""quote_ccold"/);
+    expect(await size(QIDX)).toBeLessThan(before / 2);
+    expect(await invalidIndexes()).toEqual(['"Idx Schema"."with""quote_ccold"']);
+    await reader.query('COMMIT');
+    const abort = await runCli(['abort_repack', '--yes'], { home });
+    expect(abort.code, abort.stdout + abort.stderr).toBe(0);
+    expect(abort.stdout).toMatch(/removed INVALID index "Idx Schema"\."with""quote_ccold"/);
+    expect(await invalidIndexes()).toEqual([]);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    const { rows } = await sql.query(`SELECT status, leftovers_removed FROM rpcl.index_runs`);
+    expect(rows).toEqual([{ status: 'done', leftovers_removed: true }]);
+  });
+
   it('refuses an exclusion-constraint index and unknown names, with the reason, changing nothing', async () => {
     await freshTable(1000);
     await sql.query(`CREATE TABLE "Idx Schema".booking (id int PRIMARY KEY, during int4range, EXCLUDE USING gist (during WITH &&))`);

@@ -25,7 +25,7 @@ import { HELPER_SCHEMA } from '../plan/names.js';
 import { displayIndex, indexRefusal, reindexConcurrently } from '../plan/reindex.js';
 import type { Emit, TableOutcome, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
-import { describeBlocker, watchBlockers, type Blocker } from './blockers.js';
+import { describeBlocker, resolveBlockers, watchBlockers, type Blocker } from './blockers.js';
 import { dropIndexLeftovers, findIndexLeftovers, openIndexRuns, type IndexRunRow } from './index-leftovers.js';
 import { runStep } from './steps.js';
 import { testPause } from './test-hooks.js';
@@ -129,6 +129,10 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
       const who = blockers.length > 0 ? `; waited for ${blockers.map(describeBlocker).join('; ')}` : '';
       lastMessage = `${(error as Error).message}${who}`;
       if (attempt >= attempts) break;
+      // As for the swap: deadlock_resolution acts on exactly the sessions this attempt waited for.
+      for (const line of await resolveBlockers(control, blockers, opts.conn.deadlockResolution)) {
+        opts.emit({ type: 'warning', ref, message: `deadlock_resolution ${opts.conn.deadlockResolution}: ${line}` });
+      }
       opts.emit({
         type: 'warning', ref,
         message: `rebuild of ${name}, attempt ${attempt}/${attempts}: a lock or an older transaction was not released within lock_timeout (${opts.conn.lockTimeoutMs} ms)${who}${cleanup}; retrying`,

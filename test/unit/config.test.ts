@@ -417,6 +417,24 @@ describe('schemas and tables', () => {
   });
 });
 
+describe('indexes (repack_indexes)', () => {
+  it('reads "schema.index" names like tables', () => {
+    expect(prod(`indexes = ['sales."Orders_pkey"', '"with""quote"."I x"']`).indexes).toEqual([
+      { schema: 'sales', name: 'Orders_pkey' },
+      { schema: 'with"quote', name: 'I x' },
+    ]);
+    expect(prod('').indexes).toEqual([]);
+  });
+
+  it('reports bad entries together with the other problems', () => {
+    expect(prodProblems(`indexes = ['orders_pkey', 'a.b']\nswap_attempts = 0`)).toEqual([
+      'connections.prod.swap_attempts: expected an integer from 1 to 100, got 0',
+      'connections.prod.indexes: "orders_pkey" must be written as schema.table',
+    ]);
+    expect(prodProblems('indexes = "public.i"')).toEqual(['connections.prod.indexes: expected a list of "schema.index" names, got "public.i"']);
+  });
+});
+
 describe('paths', () => {
   it('expands a leading ~ to the home directory in pid_dir, log_dir and sslrootcert', () => {
     const config = parse(`

@@ -94,8 +94,13 @@ export async function repackIndexes(
         // Bad names first: nothing is touched, not even a dead run's leftovers, before the input is right.
         selected = await selectIndexes(client, conn, opts.names ?? conn.indexes);
         await ensureHelperSchema(client, log);
-        for (const r of await recoverIndexRuns(client, { lockTimeoutMs: conn.lockTimeoutMs, attempts: cleanupOptionsFor(conn).attempts })) {
-          log.warning(describeIndexRecovery(r));
+        try {
+          for (const r of await recoverIndexRuns(client, { lockTimeoutMs: conn.lockTimeoutMs, attempts: cleanupOptionsFor(conn).attempts })) {
+            log.warning(describeIndexRecovery(r));
+          }
+        } catch (err) {
+          // A busy table's leftovers are tried again before that table's own rebuilds.
+          log.warning(`could not remove every leftover of interrupted rebuilds yet: ${(err as Error).message}`);
         }
       } finally {
         await client.end().catch(() => undefined);

@@ -64,8 +64,16 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
     }
     // Under the lock, any open rebuild of this table is dead: its leftovers go first.
     for (const row of await openIndexRuns(work, index.tableOid)) {
-      const removed = await dropIndexLeftovers(work, row, dropOptions(opts, ref));
-      if (removed.length > 0) opts.emit({ type: 'warning', ref, message: `removed leftovers of a rebuild that died: ${removed.join(', ')}` });
+      try {
+        const removed = await dropIndexLeftovers(work, row, dropOptions(opts, ref));
+        if (removed.length > 0) opts.emit({ type: 'warning', ref, message: `removed leftovers of a rebuild that died: ${removed.join(', ')}` });
+      } catch (err) {
+        if (!isLockFailure(err)) throw err;
+        return outcome('failed', {
+          reason: `the leftovers of an earlier rebuild on this table could not be dropped within lock_timeout (${(err as Error).message}): ` +
+            'run repack_indexes or abort_repack again when the long transactions have ended',
+        });
+      }
       await markDead(work, row);
     }
     const facts = await indexFacts(work, index.oid, HELPER_SCHEMA);

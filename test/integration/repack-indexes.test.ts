@@ -232,6 +232,29 @@ describe('repack_indexes', () => {
     });
   }
 
+  it("its own session terminated mid-rebuild: rpcl fails that index and removes the _ccnew itself", async () => {
+    await freshTable(20_000);
+    const holder = await session('holder');
+    await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
+    const home = config(['lock_timeout = "60s"']);
+    running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    const waiting = async () =>
+      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+    for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await waiting()).toBe(true);
+    await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex'`);
+    // Its DROP INDEX CONCURRENTLY waits for the open writer like everything else: release it.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await invalidIndexes()).toEqual(['"Idx Schema"."with""quote_ccnew"']);
+    await holder.query('COMMIT');
+    const result = await running.done;
+    running = undefined;
+    expect(result.code).toBe(6);
+    expect(result.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): failed: the rebuild's session was lost: .*; removed INVALID index "Idx Schema"\."with""quote_ccnew"/);
+    expect(await invalidIndexes()).toEqual([]);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
   it('a session holding a conflicting lock: bounded by lock_timeout, retried, named; writers not stalled; nothing left', async () => {
     await freshTable(50_000);
     const blocker = await session('the blocker');

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';
-import { displayQualified, quoteIdent, type QualifiedName } from '../db/ident.js';
+import { displayQualified, quoteIdent, quoteQualified, type QualifiedName } from '../db/ident.js';
 import { retryOnLock } from '../db/retry.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { dropIndexConcurrently, isRebuildName } from '../plan/reindex.js';
@@ -147,11 +147,24 @@ export async function recoverIndexRuns(client: pg.Client, opts: DropOptions): Pr
     }
     try {
       const removed = await dropIndexLeftovers(client, row, opts);
+      // rpcl may have died while the server went on and finished the statement: then the name
+      // is carried by a new, valid index of the same table.
+      const { rows } = await client.query<{ finished: boolean }>(
+        `SELECT coalesce((SELECT i.indexrelid <> $2::oid AND i.indisvalid AND i.indrelid = $3::oid
+                          FROM pg_index i WHERE i.indexrelid = to_regclass($1)), false) AS finished`,
+        [quoteQualified({ schema: row.schema, name: row.index }), row.indexOid, row.tableOid],
+      );
+      const finished = rows[0]?.finished === true;
       await client.query(
-        `UPDATE ${runs} SET status = 'failed', ended_at = coalesce(ended_at, clock_timestamp()),
-           last_error = coalesce(last_error, 'the run died; its leftovers were removed by a later command')
+        `UPDATE ${runs} SET status = $2, ended_at = coalesce(ended_at, clock_timestamp()),
+           size_after = CASE WHEN $2 = 'done' THEN pg_relation_size(to_regclass($4)) END,
+           last_error = coalesce(last_error, $3)
          WHERE index_run_id = $1 AND status = 'running'`,
-        [row.id],
+        [
+          row.id, finished ? 'done' : 'failed',
+          finished ? 'rpcl died, but the server finished the rebuild' : 'the run died; its leftovers were removed by a later command',
+          quoteQualified({ schema: row.schema, name: row.index }),
+        ],
       );
       result.push({ outcome: 'cleaned', index, table, removed });
     } finally {

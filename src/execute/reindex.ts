@@ -83,7 +83,8 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
 
     const workPid = (await work.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid;
     const row = await recordRebuild(control, facts, workPid, opts);
-    opts.emit({ type: 'phase', ref, phase: 'index', detail: `rebuilding index ${name} (${formatSize(facts.bytes)}) with REINDEX INDEX CONCURRENTLY` });
+    // A note: on the terminal's progress too, not only in the log.
+    opts.emit({ type: 'note', ref, message: `${table}: rebuilding index ${name} (${formatSize(facts.bytes)}) with REINDEX INDEX CONCURRENTLY` });
     const attempts = opts.conn.swapAttempts;
     let lastBlockers: Blocker[] = [];
     let lastMessage = '';

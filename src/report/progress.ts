@@ -88,7 +88,7 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
           line(`${e.ref.table} swap attempt ${e.attempt}/${e.of}: ${e.ok ? `done, lock held ${Math.round(e.holdMs ?? 0)} ms` : `failed (${e.message ?? ''})`}`);
           return;
         case 'table-end':
-          line(`${e.ref.table}: ${e.outcome.status}${e.outcome.reason ? `: ${e.outcome.reason}` : ''}`);
+          line(`${e.outcome.index === undefined ? e.ref.table : `index ${e.outcome.index}`}: ${e.outcome.status}${e.outcome.reason ? `: ${e.outcome.reason}` : ''}`);
           return;
         default:
       }

@@ -232,6 +232,33 @@ describe('repack_indexes', () => {
     });
   }
 
+  it('rpcl killed while the server goes on: the rebuild finishes in the server and a later abort_repack records it as done', async () => {
+    await freshTable(20_000);
+    const before = await size(QIDX);
+    const holder = await session('holder');
+    await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
+    const home = config(['lock_timeout = "60s"']);
+    running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    const reindexing = async () =>
+      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+    for (let i = 0; i < 200 && !(await reindexing()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await reindexing()).toBe(true);
+    running.kill('SIGKILL');
+    await running.done;
+    running = undefined;
+    await holder.query('COMMIT');
+    const gone = async () => (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'rpcl%'`)).rows.length === 0;
+    for (let i = 0; i < 200 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await gone()).toBe(true);
+    expect(await invalidIndexes()).toEqual([]);
+    expect(await size(QIDX)).toBeLessThan(before / 2);
+    const abort = await runCli(['abort_repack', '--yes'], { home });
+    expect(abort.code, abort.stdout + abort.stderr).toBe(0);
+    const { rows } = await sql.query(`SELECT status, last_error, size_after > 0 AS measured, leftovers_removed FROM rpcl.index_runs`);
+    expect(rows).toEqual([{ status: 'done', last_error: 'rpcl died, but the server finished the rebuild', measured: true, leftovers_removed: true }]);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
   it("its own session terminated mid-rebuild: rpcl fails that index and removes the _ccnew itself", async () => {
     await freshTable(20_000);
     const holder = await session('holder');

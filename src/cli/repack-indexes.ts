@@ -111,10 +111,10 @@ export async function repackIndexes(
       const listed = (f: IndexFacts) => selected.named || selected.listedTables.has(f.tableOid);
       const table = (f: IndexFacts) => displayQualified({ schema: f.tableSchema, name: f.tableName });
       for (const r of selected.choice.refused) {
-        end({ status: 'refused', table: table(r.index), index: displayIndex(r.index), connection: conn.name, listed: listed(r.index), reason: r.reason, sizeBefore: r.index.bytes, durationMs: 0 }, r.index.tableOid);
+        end({ status: 'refused', table: table(r.index), index: displayIndex(r.index), connection: conn.name, listed: listed(r.index), reason: r.reason, durationMs: 0 }, r.index.tableOid);
       }
       for (const s of selected.choice.skipped) {
-        end({ status: 'skipped', table: table(s.index), index: displayIndex(s.index), connection: conn.name, listed: false, reason: s.reason, sizeBefore: s.index.bytes, durationMs: 0 }, s.index.tableOid);
+        end({ status: 'skipped', table: table(s.index), index: displayIndex(s.index), connection: conn.name, listed: false, reason: s.reason, durationMs: 0 }, s.index.tableOid);
       }
       const chosen = selected.choice.chosen;
       log.info(`${chosen.length} ${chosen.length === 1 ? 'index' : 'indexes'} to rebuild, ${formatBytes(chosen.reduce((a, i) => a + i.bytes, 0))} in total`);

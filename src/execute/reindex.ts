@@ -79,7 +79,7 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
     const facts = await indexFacts(work, index.oid, HELPER_SCHEMA);
     if (facts === null) return outcome('refused', { reason: 'the index no longer exists' });
     const refusal = indexRefusal(facts);
-    if (refusal !== null) return outcome('refused', { reason: refusal, sizeBefore: facts.bytes });
+    if (refusal !== null) return outcome('refused', { reason: refusal });
 
     const workPid = (await work.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid;
     const row = await recordRebuild(control, facts, workPid, opts);

@@ -12,6 +12,7 @@ import { makeHome, runCli, spawnCli, writeConfig, type RunningCli } from '../sup
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, sessionAs } from '../support/seed.js';
+import { startSmtp } from '../support/smtp.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
@@ -428,6 +429,27 @@ describe('repack_indexes', () => {
     expect(result.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): stopped: stopped on request; removed INVALID index "Idx Schema"\."with""quote_ccnew"/);
     expect(await invalidIndexes()).toEqual([]);
     expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+
+  it('mails the report per index: sizes, durations, refusals', async () => {
+    await freshTable(20_000);
+    await sql.query(`CREATE TABLE "Idx Schema".booking (id int PRIMARY KEY, during int4range, EXCLUDE USING gist (during WITH &&))`);
+    const smtp = await startSmtp('none');
+    const home = makeHome();
+    writeConfig(home, 'default', [
+      '[notifier]', 'enable_email = true',
+      '[notifier.email]', 'mailfrom = "rpcl@example.com"', 'mailto = ["dba@example.com"]',
+      'smtp_server = "localhost"', `smtp_port = ${smtp.port}`, 'smtp_ssl = "none"',
+      connectionConfig(db, ['schemas = ["Idx Schema"]']),
+    ].join('\n'));
+    const run = await runCli(['repack_indexes', '--debug', '--index', QIDX, '--index', '"Idx Schema".booking_during_excl'], { home });
+    await smtp.close();
+    expect(run.code).toBe(5);
+    expect(smtp.mails).toHaveLength(1);
+    const mail = smtp.mails[0]!;
+    expect(mail.subject).toMatch(/^rpcl repack_indexes \(default\) on \S+: ok: 1 done, 0 failed, 1 refused$/);
+    expect(mail.text).toMatch(/^seed index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): done in [\d.]+ s, [\d.]+ [kM]B -> [\d.]+ kB$/m);
+    expect(mail.text).toMatch(/^seed index "Idx Schema"\.booking_during_excl \(table "Idx Schema"\.booking\): refused in 0\.0 s: it backs an exclusion constraint/m);
   });
 
   it('--dry-run lists the indexes and statements and changes nothing', async () => {

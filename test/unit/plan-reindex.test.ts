@@ -134,3 +134,23 @@ describe('reporting an index outcome', () => {
     expect(reportSubject(report)).toMatch(/ok: 1 done, 0 failed, 0 refused, 1 skipped$/);
   });
 });
+
+describe('--index', () => {
+  it('parses schema.index names, quoted like tables; none given is null; a bad one is a usage error naming it', async () => {
+    const { parseIndexOption } = await import('../../src/cli/repack-indexes.js');
+    expect(parseIndexOption(undefined)).toBeNull();
+    expect(parseIndexOption([])).toBeNull();
+    expect(parseIndexOption(['public."Mixed Case_pkey"', 'Sales.I'])).toEqual([
+      { schema: 'public', name: 'Mixed Case_pkey' },
+      { schema: 'sales', name: 'i' },
+    ]);
+    expect(() => parseIndexOption(['orders_pkey'])).toThrow(/--index orders_pkey: "orders_pkey" must be written as schema.table \(give schema.index\)/);
+    let code: number | undefined;
+    try {
+      parseIndexOption(['a.b.c']);
+    } catch (err) {
+      code = (err as { exitCode: number }).exitCode;
+    }
+    expect(code).toBe(2);
+  });
+});

@@ -35,7 +35,7 @@ async function freshTable(rows = 200_000): Promise<void> {
   await sql.query(`CREATE INDEX "with""quote" ON ${T} ("with""quote")`);
   await sql.query(`COMMENT ON INDEX ${QIDX} IS 'kept by the rebuild'`);
   await sql.query(`CREATE TABLE ${CONTROL} (id int PRIMARY KEY, "with""quote" int NOT NULL, payload text)`);
-  await sql.query(`INSERT INTO ${T} SELECT g, (g * 7919) % 1000003, 'p' || g FROM generate_series(1, $1) g`, [rows]);
+  await sql.query(`INSERT INTO ${T} SELECT g, (g::int8 * 7919) % 1000003, 'p' || g FROM generate_series(1, $1) g`, [rows]);
   await sql.query(`DELETE FROM ${T} WHERE id % 10 <> 0`);
   await sql.query(`VACUUM ANALYZE ${T}`);
   await sql.query(`INSERT INTO ${CONTROL} SELECT * FROM ${T}`);

@@ -219,7 +219,14 @@ describe('repack_indexes', () => {
       const run = await runCli(args, { home });
       expect(run.code, run.stdout + run.stderr).toBe(0);
       if (cleaner !== 'repack_indexes') {
-        expect(run.stdout).toMatch(/cleaned up an interrupted rebuild of index "Idx Schema"\."with""quote"|dropped the helper schema/);
+        // Listed in the confirmation plan first, then removed.
+        expect(run.stdout).toMatch(
+          new RegExp(`${cleaner} will remove:\\n(  - .*\\n)*  - the INVALID "Idx Schema"\\."with""quote_ccnew" left by an interrupted rebuild of index "Idx Schema"\\."with""quote"`),
+        );
+        expect(run.stdout).not.toMatch(/user broken/);
+      }
+      if (cleaner === 'abort_repack') {
+        expect(run.stdout).toMatch(/cleaned up an interrupted rebuild of index "Idx Schema"\."with""quote" on "Idx Schema"\."Mixed Case": removed INVALID index "Idx Schema"\."with""quote_ccnew"/);
       }
       expect(run.stdout + run.stderr).toMatch(/with""quote_ccnew/);
       expect(await invalidIndexes()).toEqual(['"Idx Schema"."user broken"']);

@@ -52,7 +52,7 @@
  * table owned by a role rpcl cannot act as (REINDEX needs the owner). REINDEX CONCURRENTLY
  * cannot run inside a transaction block: every statement here runs on its own.
  */
-import { displayQualified, quoteQualified, type QualifiedName } from '../db/ident.js';
+import { displayIdent, displayQualified, quoteQualified, type QualifiedName } from '../db/ident.js';
 import type { IndexFacts } from '../inspect/indexes.js';
 import type { Step } from './step.js';
 
@@ -100,7 +100,7 @@ export function indexRefusal(f: IndexFacts): string | null {
     return 'it is INVALID and rpcl did not create it (a failed CREATE INDEX CONCURRENTLY?): drop it or rebuild it yourself';
   }
   if (!f.canActAsOwner) {
-    return `its table is owned by ${f.owner}: REINDEX needs the owner; connect as that role (or a member of it)`;
+    return `its table is owned by ${displayIdent(f.owner)}: REINDEX needs the owner; connect as that role (or a member of it)`;
   }
   return null;
 }

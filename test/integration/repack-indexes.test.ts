@@ -438,6 +438,24 @@ describe('repack_indexes', () => {
     expect(await rpclLeftovers(sql)).toEqual([]);
   });
 
+  it("as a table owner without superuser: its own tables' indexes rebuilt, another owner's refused with the reason", async () => {
+    await freshTable(5000);
+    await sql.query(`DO $$ BEGIN CREATE ROLE ri_owner LOGIN PASSWORD 'ri-pass'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await sql.query(`DO $$ BEGIN CREATE ROLE "RI Other"; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await sql.query(`GRANT CREATE ON DATABASE "${db.database}" TO ri_owner; GRANT USAGE ON SCHEMA "Idx Schema" TO ri_owner`);
+    await sql.query(`ALTER TABLE ${T} OWNER TO ri_owner`);
+    await sql.query(`CREATE TABLE "Idx Schema".theirs (id int PRIMARY KEY); ALTER TABLE "Idx Schema".theirs OWNER TO "RI Other"`);
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig({ ...db, user: 'ri_owner', password: 'ri-pass' }, ['schemas = ["Idx Schema"]']));
+    const run = await runCli(['repack_indexes', '--debug', '--index', QIDX, '--index', '"Idx Schema".theirs_pkey'], { home });
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stdout).toMatch(/index "Idx Schema"\.theirs_pkey \(table "Idx Schema"\.theirs\): refused: its table is owned by "RI Other": REINDEX needs the owner/);
+    expect(run.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): done/);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+    await sql.query(`DROP SCHEMA rpcl CASCADE; DROP TABLE "Idx Schema".theirs; ALTER TABLE ${T} OWNER TO CURRENT_USER`);
+    await sql.query(`REVOKE ALL ON DATABASE "${db.database}" FROM ri_owner`);
+  });
+
   it('mails the report per index: sizes, durations, refusals', async () => {
     await freshTable(20_000);
     await sql.query(`CREATE TABLE "Idx Schema".booking (id int PRIMARY KEY, during int4range, EXCLUDE USING gist (during WITH &&))`);

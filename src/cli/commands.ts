@@ -19,7 +19,8 @@ import { replayUntilStopped, stopRun } from './long-run.js';
 import { reported } from './reported.js';
 import { statusCommand } from './status.js';
 import { repackTables } from './repack.js';
-import { parseIndexOption, repackIndexes, repackIndexesDryRun } from './repack-indexes.js';
+import { indexNameProblems, parseIndexOption, repackIndexes, repackIndexesDryRun } from './repack-indexes.js';
+import type { Problem } from './preflight.js';
 import { isProcessAlive, pidFilePath, readPid } from './pidfile.js';
 import { summaryLines } from './summary.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
@@ -41,6 +42,8 @@ export interface CommandSpec {
   confirms?: boolean;
   /** Options of this command only (yargs builder). */
   options?: (y: Argv) => Argv;
+  /** The command's own checks before it detaches (read-only), beside preflight's. */
+  preflight?: (rt: Runtime, args: GlobalArgs) => Promise<Problem[]>;
   run(rt: Runtime, args: GlobalArgs): Promise<number>;
 }
 
@@ -122,6 +125,7 @@ export const commands: CommandSpec[] = [
         array: true,
         describe: 'rebuild only this index (schema.index; repeatable); replaces the connection\'s indexes key for this run',
       }),
+    preflight: (rt, args) => indexNameProblems(rt, parseIndexOption((args as { index?: unknown }).index)),
     async run(rt, args) {
       const names = parseIndexOption((args as { index?: unknown }).index);
       if (args.dryRun) return repackIndexesDryRun(rt, { names });

@@ -120,7 +120,10 @@ function register(parser: Argv, spec: CommandSpec, setExit: (code: number) => vo
         if (rt.config.logging.logDest === 'file') {
           // Everything that can be checked is checked here, where the user still sees it.
           // Table refusals are repack_tables' (a table without a key still has indexes to rebuild).
-          const problems = await preflight(rt, { tables: spec.name !== 'replay_data' && spec.name !== 'repack_indexes' }).finally(() => rt.close());
+          const problems = await (async () => [
+            ...(await preflight(rt, { tables: spec.name !== 'replay_data' && spec.name !== 'repack_indexes' })),
+            ...(spec.preflight ? await spec.preflight(rt, global) : []),
+          ])().finally(() => rt.close());
           if (problems.length > 0) {
             for (const p of problems) process.stderr.write(`rpcl: ${p.message}\n`);
             process.stderr.write(`rpcl: ${spec.name} did not start: fix the above, then run it again\n`);

@@ -22,6 +22,7 @@ import { formatBytes, logEvent } from '../report/log-events.js';
 import { terminalProgress } from '../report/progress.js';
 import { onStopSignals } from './long-run.js';
 import { exitCodeOf } from './repack.js';
+import type { Problem } from './preflight.js';
 import type { Runtime } from './runtime.js';
 
 /** `--index` values, parsed; null when none was given. */
@@ -169,4 +170,21 @@ export async function repackIndexesDryRun(rt: Runtime, opts: { names: QualifiedN
     }
   }
   return code;
+}
+
+/** Before detaching: names that are not indexes of the selected tables, said where the user sees them. */
+export async function indexNameProblems(rt: Runtime, names: QualifiedName[] | null): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const conn of rt.connections) {
+    const client = await connect(conn, { home: rt.home, applicationName: 'rpcl check' });
+    try {
+      await selectIndexes(client, conn, names ?? conn.indexes);
+    } catch (err) {
+      if (!(err instanceof RpclError)) throw err;
+      problems.push({ about: 'table', message: err.message, exitCode: err.exitCode });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return problems;
 }

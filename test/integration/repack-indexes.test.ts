@@ -369,6 +369,13 @@ describe('repack_indexes', () => {
     expect(unknown.stderr).toMatch(/index "Idx Schema"\."Mixed Case": it is not an index/);
     expect(unknown.stderr).toMatch(/Nothing was done/);
     expect((await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rpcl'`)).rows).toEqual([]);
+    // Before detaching into the background too: said on the terminal, nothing started.
+    const background = await runCli(['repack_indexes', '--background', '--index', '"Idx Schema".nope'], { home });
+    expect(background.code).toBe(5);
+    expect(background.stderr).toMatch(/rpcl: seed: index "Idx Schema"\.nope: no such index/);
+    expect(background.stderr).toMatch(/repack_indexes did not start: fix the above, then run it again/);
+    expect(background.stdout).not.toMatch(/runs in the background/);
+    expect((await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rpcl'`)).rows).toEqual([]);
 
     const excl = await runCli(['repack_indexes', '--debug', '--index', '"Idx Schema".booking_during_excl', '--index', PKEY], { home });
     expect(excl.code).toBe(5);

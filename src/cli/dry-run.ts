@@ -95,7 +95,7 @@ async function planFor(
     );
     phase('indexes', `indexes (${indexPhase})`, indexSteps);
   }
-  const batch = replayBatch(facts);
+  const batch = replayBatch(facts, eff.order);
   const proofs = attachProofSteps(facts).map((s) => ({ ...s, description: `once, before the first batch: ${s.description}` }));
   phase('replay', 'replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
     ...proofs, createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },

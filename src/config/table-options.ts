@@ -168,7 +168,8 @@ export function parseOrderItem(text: string): OrderItem | string {
     column = m[1]!.replace(/[A-Z]/g, (c) => c.toLowerCase());
     rest = m[2]!;
   }
-  if (rest !== '' && !/^\s/.test(rest)) return `unexpected text after the column name in "${text}"`;
+  const tail = `"${text}": after the column name only ASC or DESC, then NULLS FIRST or NULLS LAST, may follow (an expression is not supported)`;
+  if (rest !== '' && !/^\s/.test(rest)) return tail;
   const words = rest.trim() === '' ? [] : rest.trim().toUpperCase().split(/\s+/);
   let descending = false;
   let nulls: OrderItem['nulls'] = null;
@@ -177,8 +178,6 @@ export function parseOrderItem(text: string): OrderItem | string {
     nulls = words[1] === 'FIRST' ? 'first' : 'last';
     words.splice(0, 2);
   }
-  if (words.length > 0) {
-    return `"${text}": after the column name only ASC or DESC, then NULLS FIRST or NULLS LAST, may follow (an expression is not supported)`;
-  }
+  if (words.length > 0) return tail;
   return { column, descending, nulls };
 }

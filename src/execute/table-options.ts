@@ -5,11 +5,10 @@
  */
 import type pg from 'pg';
 import type { ConnectionConfig } from '../config/types.js';
-import { displayQualified } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { readOptionFacts, type StorageChecks } from '../inspect/table-options.js';
 import {
-  chooseCopy, describeOptions, NO_OPTIONS, optionsEntry, resolveTableOptions, type CopyChoice, type EffectiveOptions,
+  chooseCopy, describeOptions, NO_OPTIONS, optionsEntry, optionsKey, resolveTableOptions, type CopyChoice, type EffectiveOptions,
 } from '../plan/table-options.js';
 
 export interface TableOptionsInEffect {
@@ -60,7 +59,7 @@ export async function unmatchedEntries(
       `SELECT c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
       [t.schema, t.name],
     );
-    const where = `${conn.name}: table_options."${displayQualified(t)}"`;
+    const where = `${conn.name}: ${optionsKey(t)}`;
     const kind = rows[0]?.relkind;
     if (kind === undefined) {
       out.missing.push(`${where}: no such table: fix the name (quote mixed-case names: 'schema."Name"') or remove the section`);

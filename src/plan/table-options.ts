@@ -30,6 +30,12 @@ export const NO_OPTIONS: EffectiveOptions = {
   order: [], orderSource: 'none', orderExplicit: false, tablespace: null, moveIndexes: false, storage: [],
 };
 
+/** `table_options."sales.orders"` as the user writes it in TOML (a literal key when the name has double quotes). */
+export function optionsKey(t: { schema: string; name: string }): string {
+  const d = displayQualified(t);
+  return `table_options.${d.includes('"') && !d.includes("'") ? `'${d}'` : JSON.stringify(d)}`;
+}
+
 /** The table_options entry for this table, if any (exact schema and name). */
 export function optionsEntry(conn: Pick<ConnectionConfig, 'tableOptions'>, t: { schema: string; name: string }): TableOptions | undefined {
   return conn.tableOptions?.find((o) => o.table.schema === t.schema && o.table.name === t.name);
@@ -41,7 +47,7 @@ export function resolveTableOptions(
   entry: TableOptions | undefined,
   of: OptionFacts,
 ): EffectiveOptions | { refusal: string } {
-  const where = `table_options."${displayQualified(facts)}"`;
+  const where = optionsKey(facts);
   let order: OrderItem[] = [];
   let orderSource = 'none (no order_by, no CLUSTER index)';
   const orderExplicit = entry?.orderBy !== undefined && entry.orderBy.length > 0;
@@ -92,10 +98,10 @@ export function resolveTableOptions(
   return { order, orderSource, orderExplicit, tablespace, moveIndexes: entry?.moveIndexes ?? false, storage: entry?.storageParameters ?? [] };
 }
 
-/** ` ORDER BY "a" DESC NULLS LAST, "b"`, or '' for no order. */
-export function orderByClause(order: OrderItem[]): string {
+/** ` ORDER BY "a" DESC NULLS LAST, "b"`, or '' for no order; `alias` is `o.` or ''. */
+export function orderByClause(order: OrderItem[], alias = ''): string {
   if (order.length === 0) return '';
-  const items = order.map((o) => `${quoteIdent(o.column)}${o.descending ? ' DESC' : ''}${o.nulls ? ` NULLS ${o.nulls.toUpperCase()}` : ''}`);
+  const items = order.map((o) => `${alias}${quoteIdent(o.column)}${o.descending ? ' DESC' : ''}${o.nulls ? ` NULLS ${o.nulls.toUpperCase()}` : ''}`);
   return ` ORDER BY ${items.join(', ')}`;
 }
 
@@ -130,7 +136,7 @@ export function chooseCopy(mode: CopyMode, facts: TableFacts, eff: EffectiveOpti
   if (eff.orderExplicit) {
     return {
       chunked: true, ordered: false, note: null,
-      refusal: `table_options."${displayQualified(facts)}".order_by needs the snapshot copy but copy_mode is "chunked" (it copies in key order): ` +
+      refusal: `${optionsKey(facts)}.order_by needs the snapshot copy but copy_mode is "chunked" (it copies in key order): ` +
         'set copy_mode = "snapshot" or "auto", or order_by to the key columns, or order_by = []',
     };
   }

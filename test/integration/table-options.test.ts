@@ -316,6 +316,29 @@ describe('refusals', () => {
   }, 180_000);
 });
 
+describe('before detaching', () => {
+  it('a long run checks table_options in the foreground: every bad entry is printed, nothing starts, nothing is created', async () => {
+    const { db, sql } = await database('opt_pre');
+    await sql.query(`CREATE TABLE public.a (id int PRIMARY KEY, v int); CREATE TABLE public.b (id int PRIMARY KEY, v int)`);
+    const before = await catalogSnapshot(sql);
+    const home = makeHome();
+    writeConfig(home, 'default', config(db, [`tables = ['public.a', 'public.b']`], [
+      '[connections.seed.table_options."public.a"]', 'tablespace = "no_such_space"',
+      '[connections.seed.table_options."public.b"]', 'storage_parameters = { fillfactor = 101 }',
+      '[connections.seed.table_options."public.c"]', 'order_by = ["id"]',
+    ].join('\n')));
+    const r = await runCli(['repack_tables', '--background'], { home });
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toContain('rpcl: seed: table_options."public.c": no such table: fix the name');
+    expect(r.stderr).toContain('rpcl: seed public.a: refused: table_options."public.a".tablespace: tablespace no_such_space does not exist');
+    expect(r.stderr).toContain('rpcl: seed public.b: refused: table_options."public.b": invalid storage parameters (the server says: value 101 out of bounds for option "fillfactor"');
+    expect(r.stderr).toContain('repack_tables did not start: fix the above, then run it again');
+    expect(r.stdout).not.toMatch(/runs in the background/);
+    expect((await sql.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'rpcl'`)).rows[0].n).toBe(0);
+    expect(await catalogSnapshot(sql)).toEqual(before);
+  }, 60_000);
+});
+
 describe('--dry-run', () => {
   it('shows the options in effect per table and the SQL they change', async () => {
     const { db, sql } = await database('opt_dry');

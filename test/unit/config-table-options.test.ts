@@ -127,3 +127,23 @@ describe('parseOrderItem', () => {
     expect(parseOrderItem(text)).toBe(problem);
   });
 });
+
+describe('config-example.toml', () => {
+  it('documents a table_options section that parses once uncommented', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../config-example.toml', import.meta.url), 'utf8');
+    const at = text.indexOf('# [connections.example.table_options."sales.orders"]');
+    expect(at).toBeGreaterThan(0);
+    const uncommented = text.slice(at).split('\n').map((l) => (/^# (\[|[a-z_]+ =)/.test(l) ? l.slice(2) : l)).join('\n');
+    const c = parseConfig(text.slice(0, at) + uncommented, FILE, 'default', HOME).connections[0]!;
+    expect(c.tableOptions).toEqual([{
+      table: { schema: 'sales', name: 'orders' },
+      orderBy: [{ column: 'customer_id', descending: false, nulls: null }, { column: 'created_at', descending: true, nulls: null }],
+      tablespace: 'fast_ssd',
+      moveIndexes: false,
+      storageParameters: [
+        { name: 'fillfactor', value: '90' }, { name: 'autovacuum_vacuum_scale_factor', value: '0.02' }, { name: 'toast.autovacuum_enabled', value: 'true' },
+      ],
+    }]);
+  });
+});

@@ -186,7 +186,7 @@ export async function dryRun(rt: Runtime): Promise<number> {
           },
           copy: {
             chunked: options.choice.chunked, configured: conn.copyMode, chunkedFromBytes: CHUNKED_FROM_BYTES,
-            ranged: version >= 140000, parallelSessions: conn.parallelSessions, chunkTimeSeconds: conn.chunkTimeSeconds,
+            ranged: version >= 140000 && options.effective.order.length === 0, parallelSessions: conn.parallelSessions, chunkTimeSeconds: conn.chunkTimeSeconds,
             throttle: throttleSummary(conn),
           },
           phases,

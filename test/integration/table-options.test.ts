@@ -16,6 +16,7 @@ import { catalogSnapshot, schemaDump } from '../support/catalog.js';
 import { adminClient, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { OptionsWorkload, sameRows } from '../support/options-workload.js';
+import { readClusterOrder } from '../../src/inspect/table-options.js';
 import { connectionConfig } from '../support/seed.js';
 
 const ROWS = 20_000;
@@ -119,6 +120,73 @@ describe('order_by', () => {
     expect(await schemaDump(db)).toEqual(dumpBefore);
     expect(await rpclLeftovers(sql)).toEqual([]);
   }, 180_000);
+});
+
+describe('the CLUSTER index order', () => {
+  it('is read from the catalog only where ORDER BY on the columns gives the same order', async () => {
+    const { sql } = await database('opt_cluster');
+    const cases: [string, string, Awaited<ReturnType<typeof readClusterOrder>>][] = [
+      ['none', '', null],
+      ['"plain idx"', `CREATE INDEX "plain idx" ON t (b DESC, "Mixed Case" NULLS FIRST, a DESC NULLS LAST)`, {
+        index: 'plain idx',
+        items: [
+          { column: 'b', descending: true, nulls: null }, { column: 'Mixed Case', descending: false, nulls: 'first' },
+          { column: 'a', descending: true, nulls: 'last' },
+        ],
+      }],
+      ['v_idx', `CREATE INDEX v_idx ON t (v) INCLUDE (a)`, { index: 'v_idx', items: [{ column: 'v', descending: false, nulls: null }] }],
+      ['e_idx', `CREATE INDEX e_idx ON t (lower(v))`, { index: 'e_idx', items: { unusable: 'it indexes expressions' } }],
+      ['c_idx', `CREATE INDEX c_idx ON t (v COLLATE "C")`, { index: 'c_idx', items: { unusable: 'a column of it uses another collation or operator class than the column\'s' } }],
+      ['o_idx', `CREATE INDEX o_idx ON t (v text_pattern_ops)`, { index: 'o_idx', items: { unusable: 'a column of it uses another collation or operator class than the column\'s' } }],
+      ['g_idx', `CREATE INDEX g_idx ON t USING gist (r)`, { index: 'g_idx', items: { unusable: 'it is a gist index, which has no order' } }],
+    ];
+    for (const [name, index, expected] of cases) {
+      await sql.query(`DROP TABLE IF EXISTS t; CREATE TABLE t (a int, b int, "Mixed Case" text, v varchar(20), r int4range)`);
+      if (index !== '') {
+        await sql.query(index);
+        await sql.query(`ALTER TABLE t CLUSTER ON ${name}`);
+      }
+      expect(await readClusterOrder(sql, Number((await sql.query(`SELECT 't'::regclass::oid::int8 AS o`)).rows[0].o)), name).toEqual(expected);
+    }
+  });
+});
+
+describe('copy_mode = "chunked"', () => {
+  it('copies in key order: order_by on the key is kept, the CLUSTER index order is skipped with a note', async () => {
+    const { db, sql } = await database('opt_chunk');
+    await sql.query(`CREATE SCHEMA "Sales Data"`);
+    for (const t of ['keyed', 'clustered']) {
+      await sql.query(`CREATE TABLE "Sales Data".${t} (id bigint PRIMARY KEY, "Placed At" bigint NOT NULL, note text)`);
+      // Stored in descending key order: a copy in key order reverses it.
+      await sql.query(`INSERT INTO "Sales Data".${t} SELECT g, ${ROWS} - g, md5(g::text) FROM generate_series(1, ${ROWS}) g ORDER BY g DESC`);
+      await sql.query(`CREATE INDEX ${t}_placed ON "Sales Data".${t} ("Placed At")`);
+      await sql.query(`CREATE SEQUENCE "Sales Data".${t}_seq START 1000000`);
+      await sql.query(`CREATE TABLE "Sales Data".${t}_control AS SELECT * FROM "Sales Data".${t}`);
+    }
+    await sql.query(`ALTER TABLE "Sales Data".clustered CLUSTER ON clustered_placed`);
+    const home = makeHome();
+    writeConfig(home, 'default', config(db, ['copy_mode = "chunked"', `tables = ['"Sales Data".keyed', '"Sales Data".clustered']`],
+      `[connections.seed.table_options.'"Sales Data".keyed']\norder_by = ["id"]`));
+    const work = await Promise.all(['keyed', 'clustered'].map((t) => writers(db, {
+      table: `"Sales Data".${t}`, control: `"Sales Data".${t}_control`, kind: 'append', ids: ROWS, sequence: `"Sales Data".${t}_seq`,
+    })));
+    await new Promise((r) => setTimeout(r, 200));
+    const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'replay:300' } });
+    const stats = await Promise.all(work.map((w) => w.stop()));
+    expect(run.code, run.stderr).toBe(0);
+    expect(stats.flatMap((x) => x.unexpected)).toEqual([]);
+    expect(run.stderr).toContain('copy_mode chunked copies in key order: the CLUSTER index clustered_placed order is not applied');
+    expect(run.stderr).toContain('table options: order: id (order_by)');
+    for (const t of ['keyed', 'clustered']) expect(await sameRows(sql, `"Sales Data".${t}`, `"Sales Data".${t}_control`)).toBe(true);
+    // The chunks copy the rows there were in key order; the rows the writers appended during the
+    // copy are replayed between chunks, wherever the heap ends at that moment.
+    const ordered = async (t: string, col: string) => (await sql.query(
+      `SELECT coalesce(bool_and(ok), true) AS ok FROM (SELECT ${col} >= lag(${col}) OVER (ORDER BY ctid) AS ok FROM "Sales Data".${t} WHERE id <= ${ROWS}) s
+       WHERE ok IS NOT NULL`)).rows[0].ok;
+    expect(await ordered('keyed', 'id')).toBe(true);
+    expect(await ordered('clustered', '"Placed At"')).toBe(false);
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  }, 120_000);
 });
 
 /** A tablespace in a temporary directory the server's OS user owns; dropped (and the directory removed) after the test. */

@@ -125,11 +125,16 @@ export async function checkStorageParameters(client: pg.Client, params: StorageP
     await client.query(`CREATE TEMPORARY TABLE rpcl_check_storage (c text) WITH (${storageItems(params).join(', ')})`);
     return null;
   } catch (err) {
+    // Without TEMPORARY on the database the check itself cannot run: said as such, not as bad parameters.
+    if ((err as { code?: string }).code === '42501') return `${UNCHECKED}${(err as Error).message}`;
     return (err as Error).message;
   } finally {
     await client.query('ROLLBACK');
   }
 }
+
+/** Prefix of a storageProblem that says the check could not run (no TEMPORARY privilege). */
+export const UNCHECKED = 'cannot be checked: ';
 
 /** `name = 'value'` items; the name is a checked word, quoted like reloptionItems does. */
 export function storageItems(params: StorageParameter[]): string[] {

@@ -8,7 +8,7 @@ import type { ConnectionConfig } from '../config/types.js';
 import type { OrderItem, StorageParameter, TableOptions } from '../config/table-options.js';
 import { displayIdent, displayQualified, quoteIdent, quoteLiteral } from '../db/ident.js';
 import type { TableFacts } from '../inspect/facts.js';
-import type { OptionFacts } from '../inspect/table-options.js';
+import { UNCHECKED, type OptionFacts } from '../inspect/table-options.js';
 import { keyColumns } from './capture.js';
 import { usesChunkedCopy, type CopyMode } from './copy-mode.js';
 
@@ -91,6 +91,12 @@ export function resolveTableOptions(
         return { refusal: `${where}.move_indexes: the index of constraint ${displayIdent(pinned.constraint!.name)} is in tablespace ${displayIdent(pinned.tablespace!)} and rpcl cannot move it yet: move it first (ALTER INDEX ... SET TABLESPACE) or set move_indexes = false` };
       }
     }
+  }
+  if (of.storageProblem !== null && of.storageProblem.startsWith(UNCHECKED)) {
+    return {
+      refusal: `${where}: the storage parameters cannot be checked before the run: rpcl tries them on a temporary table and the server says: ` +
+        `${of.storageProblem.slice(UNCHECKED.length)}: GRANT TEMPORARY ON DATABASE to the role rpcl connects as`,
+    };
   }
   if (of.storageProblem !== null) {
     return { refusal: `${where}: invalid storage parameters (the server says: ${of.storageProblem}): fix storage_parameters or fillfactor` };

@@ -343,7 +343,7 @@ describe('refusals', () => {
     const { db, sql } = await database('opt_refuse');
     const space = `rpcl locked ${process.pid}`;
     await tablespace(sql, space);
-    await sql.query(`CREATE ROLE opt_owner LOGIN PASSWORD 'opt'`);
+    await sql.query(`CREATE ROLE opt_owner LOGIN PASSWORD 'pw-5dc2e91b'`);
     cleanups.unshift(async () => {
       const a = await adminClient();
       await a.query(`DROP ROLE IF EXISTS opt_owner`).finally(() => a.end());
@@ -362,7 +362,7 @@ describe('refusals', () => {
       ['storage_parameters = { autovacuum_vacum_scale_factor = 0.1 }', '', `invalid storage parameters (the server says: unrecognized parameter "autovacuum_vacum_scale_factor")`],
       ['order_by = ["v"]', 'copy_mode = "chunked"', `table_options.'"Sales"."Orders"'.order_by needs the snapshot copy but copy_mode is "chunked"`],
     ];
-    const as = (extra: string) => connectionConfig({ ...db, user: 'opt_owner', password: 'opt' }, ['tables = [\'"Sales"."Orders"\']', extra]);
+    const as = (extra: string) => connectionConfig({ ...db, user: 'opt_owner', password: 'pw-5dc2e91b' }, ['tables = [\'"Sales"."Orders"\']', extra]);
     for (const [option, extra, message] of cases) {
       writeConfig(home, 'default', `${as(extra)}\n[connections.seed.table_options.'"Sales"."Orders"']\n${option}\n`);
       for (const args of [['repack_tables', '--debug'], ['repack_tables', '--dry-run']]) {
@@ -371,6 +371,12 @@ describe('refusals', () => {
         expect(`${r.stdout}${r.stderr}`).toContain(message);
       }
     }
+    // A role without TEMPORARY cannot have its parameters tried: refused, with the grant to make.
+    await sql.query(`REVOKE TEMPORARY ON DATABASE "${db.database}" FROM PUBLIC`);
+    writeConfig(home, 'default', `${as('')}\n[connections.seed.table_options.'"Sales"."Orders"']\nfillfactor = 50\n`);
+    const noTemp = await runCli(['repack_tables', '--debug'], { home });
+    expect(noTemp.code).toBe(5);
+    expect(noTemp.stderr).toContain(`table_options.'"Sales"."Orders"': the storage parameters cannot be checked before the run: rpcl tries them on a temporary table and the server says: permission denied to create temporary tables in database "${db.database}": GRANT TEMPORARY ON DATABASE to the role rpcl connects as`);
     writeConfig(home, 'default', `${as('')}\n[connections.seed.table_options.'"Sales".orderz']\nfillfactor = 50\n`);
     const typo = await runCli(['repack_tables', '--debug'], { home });
     expect(typo.code).toBe(5);

@@ -215,3 +215,14 @@ describe('describeOptions', () => {
     ]);
   });
 });
+
+describe('storage parameters that cannot be checked', () => {
+  it('are refused with the privilege to grant, not as invalid', () => {
+    expect(resolveTableOptions(facts(), entry({ storageParameters: [{ name: 'fillfactor', value: '70' }] }), {
+      ...none, storageProblem: 'cannot be checked: permission denied to create temporary tables in database "app"',
+    })).toEqual({
+      refusal: 'table_options.\'"Sales"."Order ""Lines"""\': the storage parameters cannot be checked before the run: rpcl tries them on a temporary table and the server says: ' +
+        'permission denied to create temporary tables in database "app": GRANT TEMPORARY ON DATABASE to the role rpcl connects as',
+    });
+  });
+});

@@ -71,7 +71,8 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     if (facts === null) return outcome('refused', { reason: 'the table no longer exists' });
     // table_options first: a bad entry is refused before anything is changed, kept work included.
     const options = await tableOptionsFor(control, opts.conn, facts);
-    if ('refusal' in options) return outcome('refused', { reason: options.refusal });
+    // Its table_options entry names the table: the refusal counts as a listed table's (exit code 5).
+    if ('refusal' in options) return outcome('refused', { reason: options.refusal, listed: true });
     const fingerprint = runFingerprint(facts.fingerprint, options.effective);
     // We hold the advisory lock: any work objects here belong to a run that died, or to work
     // kept on purpose (a prepared copy, a chunked copy that stopped), which is continued only

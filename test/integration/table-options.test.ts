@@ -377,6 +377,12 @@ describe('refusals', () => {
     const noTemp = await runCli(['repack_tables', '--debug'], { home });
     expect(noTemp.code).toBe(5);
     expect(noTemp.stderr).toContain(`table_options.'"Sales"."Orders"': the storage parameters cannot be checked before the run: rpcl tries them on a temporary table and the server says: permission denied to create temporary tables in database "${db.database}": GRANT TEMPORARY ON DATABASE to the role rpcl connects as`);
+    // Selected through its schema, not listed: its table_options entry names it, so its refusal still fails the run.
+    writeConfig(home, 'default', `${connectionConfig({ ...db, user: 'opt_owner', password: 'pw-5dc2e91b' }, ['schemas = ["Sales"]'])}\n` +
+      `[connections.seed.table_options.'"Sales"."Orders"']\ntablespace = "no such space"\n`);
+    const bySchema = await runCli(['repack_tables', '--debug'], { home });
+    expect(bySchema.code, bySchema.stderr).toBe(5);
+    expect(bySchema.stderr).toContain('tablespace "no such space" does not exist');
     writeConfig(home, 'default', `${as('')}\n[connections.seed.table_options.'"Sales".orderz']\nfillfactor = 50\n`);
     const typo = await runCli(['repack_tables', '--debug'], { home });
     expect(typo.code).toBe(5);

@@ -27,7 +27,7 @@ import { checkStorageOf } from '../inspect/table-options.js';
 import { attachProofSteps } from '../plan/partition.js';
 import type { PartitionFact } from '../inspect/facts.js';
 import { copyChunk, createProgressTable, takeChunkLogBatch } from '../plan/chunked-copy.js';
-import { CHUNKED_FROM_BYTES, usesChunkedCopy } from '../plan/copy-mode.js';
+import { CHUNKED_FROM_BYTES } from '../plan/copy-mode.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
 import { readCircumstances } from '../inspect/circumstances.js';

@@ -8,7 +8,7 @@ import type { ConnectionConfig } from '../config/types.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { readOptionFacts, type StorageChecks } from '../inspect/table-options.js';
 import {
-  chooseCopy, describeOptions, NO_OPTIONS, optionsEntry, optionsKey, resolveTableOptions, type CopyChoice, type EffectiveOptions,
+  chooseCopy, describeOptions, optionsEntry, optionsKey, resolveTableOptions, type CopyChoice, type EffectiveOptions,
 } from '../plan/table-options.js';
 
 export interface TableOptionsInEffect {
@@ -38,7 +38,6 @@ export function optionNotes(facts: TableFacts, o: TableOptionsInEffect): string[
   return o.choice.note === null ? lines : [...lines, o.choice.note];
 }
 
-export { NO_OPTIONS };
 
 export interface UnmatchedEntries {
   /** Entries naming no table: an error before any work (a typo would repack the intended table without them). */

@@ -23,7 +23,7 @@ export async function tableOptionsFor(
   client: pg.Client, conn: ConnectionConfig, facts: TableFacts, checked?: StorageChecks,
 ): Promise<TableOptionsInEffect | { refusal: string }> {
   const entry = optionsEntry(conn, facts);
-  const resolved = resolveTableOptions(facts, entry, await readOptionFacts(client, facts.oid, entry, checked));
+  const resolved = resolveTableOptions(facts, entry, await readOptionFacts(client, facts, entry, checked));
   if ('refusal' in resolved) return resolved;
   const choice = chooseCopy(conn.copyMode, facts, resolved);
   if (choice.refusal !== null) return { refusal: choice.refusal };

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { OrderItem, StorageParameter, TableOptions } from '../config/table-options.js';
-import { quoteIdent, quoteLiteral } from '../db/ident.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/ident.js';
 
 export interface ClusterOrder {
   index: string;
@@ -27,6 +27,8 @@ export interface OptionFacts {
   tablespace: TablespaceFact | null;
   /** The server's own message for invalid storage parameters, or null. */
   storageProblem: string | null;
+  /** The server's message when the rows cannot be sorted by order_by (a type without ordering, such as json), or null. */
+  orderProblem?: string | null;
 }
 
 /** Storage parameter checks made beforehand (see checkStorageOf), by entry. */
@@ -35,21 +37,47 @@ export type StorageChecks = ReadonlyMap<TableOptions, string | null>;
 /**
  * `checked`: the storage parameters' checks made earlier, outside the caller's transaction (the
  * dry run reads in a READ ONLY transaction, where no table may be created, not even a temporary
- * one). Without it, the session must be outside a transaction block.
+ * one); given, the session is in that transaction. Without it, the session must be outside a
+ * transaction block.
  */
 export async function readOptionFacts(
-  client: pg.Client, oid: number, entry: TableOptions | undefined, checked?: StorageChecks,
+  client: pg.Client, table: { oid: number; schema: string; name: string; columns: { name: string }[] },
+  entry: TableOptions | undefined, checked?: StorageChecks,
 ): Promise<OptionFacts> {
   let storageProblem: string | null = null;
   if (entry && entry.storageParameters.length > 0) {
     const before = checked?.get(entry);
     storageProblem = before !== undefined ? before : await checkStorageParameters(client, entry.storageParameters);
   }
+  const order = entry?.orderBy ?? [];
+  // Unknown columns are the planner's to report (resolveTableOptions), in its own words.
+  const known = order.length > 0 && order.every((o) => table.columns.some((c) => c.name === o.column));
   return {
-    cluster: await readClusterOrder(client, oid),
+    cluster: await readClusterOrder(client, table.oid),
     tablespace: entry?.tablespace !== undefined ? await readTablespace(client, entry.tablespace) : null,
     storageProblem,
+    orderProblem: known ? await checkOrderable(client, table, order, checked !== undefined) : null,
   };
+}
+
+/**
+ * Whether the server can sort the table's rows this way (every type has no ordering: json,
+ * point, xml): EXPLAIN parses and plans the ORDER BY without reading a row, under the ACCESS
+ * SHARE lock any query takes. Inside a transaction, in a savepoint, as an error would end it.
+ */
+export async function checkOrderable(
+  client: pg.Client, table: { schema: string; name: string }, order: OrderItem[], inTransaction: boolean,
+): Promise<string | null> {
+  const by = order.map((o) => `${quoteIdent(o.column)}${o.descending ? ' DESC' : ''}${o.nulls ? ` NULLS ${o.nulls.toUpperCase()}` : ''}`);
+  if (inTransaction) await client.query('SAVEPOINT rpcl_check_order');
+  try {
+    await client.query(`EXPLAIN (COSTS OFF) SELECT 1 FROM ONLY ${quoteQualified(table)} ORDER BY ${by.join(', ')}`);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    if (inTransaction) await client.query('ROLLBACK TO SAVEPOINT rpcl_check_order; RELEASE SAVEPOINT rpcl_check_order');
+  }
 }
 
 /** Every entry's storage parameters checked; the session must be outside a transaction block. */

@@ -60,6 +60,9 @@ export function resolveTableOptions(
           `(it has ${facts.columns.map((c) => displayIdent(c.name)).join(', ')}): fix order_by (double-quote names with capitals)`,
       };
     }
+    if (of.orderProblem) {
+      return { refusal: `${where}.order_by: the rows cannot be sorted that way (the server says: ${of.orderProblem}): order by other columns` };
+    }
     order = entry.orderBy;
     orderSource = order.length > 0 ? 'order_by' : 'none (order_by = [])';
   } else if (of.cluster !== null) {

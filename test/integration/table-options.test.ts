@@ -350,14 +350,15 @@ describe('refusals', () => {
     });
     await sql.query(`GRANT CREATE ON DATABASE "${db.database}" TO opt_owner`);
     await sql.query(`CREATE SCHEMA "Sales" AUTHORIZATION opt_owner`);
-    await sql.query(`SET ROLE opt_owner; CREATE TABLE "Sales"."Orders" (id bigint PRIMARY KEY, v int); INSERT INTO "Sales"."Orders" SELECT g, g FROM generate_series(1, 1000) g; RESET ROLE`);
+    await sql.query(`SET ROLE opt_owner; CREATE TABLE "Sales"."Orders" (id bigint PRIMARY KEY, v int, j json); INSERT INTO "Sales"."Orders" SELECT g, g, '{}' FROM generate_series(1, 1000) g; RESET ROLE`);
     const before = await catalogSnapshot(sql);
     const file = await relfilenode(sql, '"Sales"."Orders"');
     const home = makeHome();
     const cases: [string, string, string][] = [
       ['tablespace = "no such space"', '', `table_options.'"Sales"."Orders"'.tablespace: tablespace "no such space" does not exist: create it (CREATE TABLESPACE) or fix the name`],
       [`tablespace = "${space}"`, '', `table_options.'"Sales"."Orders"'.tablespace: this role may not create tables in tablespace "${space}": GRANT CREATE ON TABLESPACE "${space}" TO the role rpcl connects as, or remove tablespace`],
-      ['order_by = ["v", "V2"]', '', `table_options.'"Sales"."Orders"'.order_by: column "v2" not in the table (it has id, v): fix order_by (double-quote names with capitals)`],
+      ['order_by = ["v", "V2"]', '', `table_options.'"Sales"."Orders"'.order_by: column "v2" not in the table (it has id, v, j): fix order_by (double-quote names with capitals)`],
+      ['order_by = ["v", "j"]', '', `table_options.'"Sales"."Orders"'.order_by: the rows cannot be sorted that way (the server says: could not identify an ordering operator for type json): order by other columns`],
       ['storage_parameters = { fillfactor = 5 }', '', `table_options.'"Sales"."Orders"': invalid storage parameters (the server says: value 5 out of bounds for option "fillfactor"`],
       ['storage_parameters = { autovacuum_vacum_scale_factor = 0.1 }', '', `invalid storage parameters (the server says: unrecognized parameter "autovacuum_vacum_scale_factor")`],
       ['order_by = ["v"]', 'copy_mode = "chunked"', `table_options.'"Sales"."Orders"'.order_by needs the snapshot copy but copy_mode is "chunked"`],

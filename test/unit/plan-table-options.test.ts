@@ -131,6 +131,12 @@ describe('resolveTableOptions', () => {
     });
   });
 
+  it('refuses an order the server cannot sort by', () => {
+    expect(resolveTableOptions(facts(), entry({ orderBy: [{ column: 'note', descending: false, nulls: null }] }), { ...none, orderProblem: 'could not identify an ordering operator for type json' })).toEqual({
+      refusal: 'table_options.\'"Sales"."Order ""Lines"""\'.order_by: the rows cannot be sorted that way (the server says: could not identify an ordering operator for type json): order by other columns',
+    });
+  });
+
   it('refuses a missing tablespace and one the role may not create in', () => {
     expect(resolveTableOptions(facts(), entry({ tablespace: 'nope' }), { ...none, tablespace: { name: 'nope', exists: false, canCreate: false, isDatabaseDefault: false } })).toEqual({
       refusal: 'table_options.\'"Sales"."Order ""Lines"""\'.tablespace: tablespace nope does not exist: create it (CREATE TABLESPACE) or fix the name',

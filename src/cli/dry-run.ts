@@ -20,11 +20,14 @@ import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/selec
 import { inspectTable } from '../inspect/table.js';
 import type { TableFacts } from '../inspect/facts.js';
 import { createCaptureFunction, createCaptureTriggers, createLogTable, tableRef } from '../plan/capture.js';
-import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan } from '../plan/copy.js';
+import { attachConstraint, buildIndex, copyRows, createCopyTable, indexPlan, setDefaultTablespace } from '../plan/copy.js';
+import { tableOptionsFor, unmatchedEntries, type TableOptionsInEffect } from '../execute/table-options.js';
+import { describeOptions } from '../plan/table-options.js';
+import { checkStorageOf } from '../inspect/table-options.js';
 import { attachProofSteps } from '../plan/partition.js';
 import type { PartitionFact } from '../inspect/facts.js';
 import { copyChunk, createProgressTable, takeChunkLogBatch } from '../plan/chunked-copy.js';
-import { CHUNKED_FROM_BYTES, usesChunkedCopy } from '../plan/copy-mode.js';
+import { CHUNKED_FROM_BYTES } from '../plan/copy-mode.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
 import { readCircumstances } from '../inspect/circumstances.js';
@@ -51,7 +54,10 @@ export function throttleSummary(conn: ConnectionConfig): string {
   return limits.length === 0 ? 'no throttle set, pause_repack pauses' : `${limits.join(', ')}; pause_repack pauses`;
 }
 
-async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number): Promise<PlannedPhase[]> {
+async function planFor(
+  client: pg.Client, facts: TableFacts, conn: ConnectionConfig, version: number, options: TableOptionsInEffect,
+): Promise<PlannedPhase[]> {
+  const eff = options.effective;
   const lockBudget = `lock_timeout ${conn.lockTimeoutMs} ms, up to ${conn.swapAttempts} attempts with backoff`;
   const swapBudget =
     `all the swap's lock waits together within lock_timeout ${conn.lockTimeoutMs} ms, once one is held, the rest within 80% of deadlock_timeout of the first request; ` +
@@ -62,16 +68,17 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
     out.push({ key, title, steps, budget });
   };
   phase('capture', 'capture', [createLogTable(facts), createCaptureFunction(facts), createCaptureTriggers(facts)]);
-  const ranged = version >= 140000;
+  const ranged = version >= 140000 && eff.order.length === 0;
   const plan = indexPlan(facts);
   const indexSteps = [
+    ...(eff.moveIndexes ? [{ ...setDefaultTablespace(eff.tablespace), description: 'indexes go to the new tablespace (move_indexes), in each build\'s transaction' }] : []),
     ...plan.alone.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
     ...plan.parallel.map((k) => buildIndex(facts, facts.indexes[k]!, k)),
     ...plan.attach.map((k) => attachConstraint(facts, facts.indexes[k]!, k)),
   ];
   const indexPhase = `${plan.alone.length} alone, ${plan.parallel.length} over ${conn.parallelSessions} sessions, largest first`;
-  if (usesChunkedCopy(conn.copyMode, facts.totalBytes)) {
-    phase('indexes', `indexes, on the empty copy (${indexPhase})`, [...createCopyTable(facts), ...indexSteps, ...createProgressTable(facts)]);
+  if (options.choice.chunked) {
+    phase('indexes', `indexes, on the empty copy (${indexPhase})`, [...createCopyTable(facts, eff), ...indexSteps, ...createProgressTable(facts)]);
     const chunk = copyChunk(facts, 1000, false);
     phase(
       'copy',
@@ -82,12 +89,13 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
   } else {
     phase(
       'copy',
-      `copy (copy_mode ${conn.copyMode}: one REPEATABLE READ snapshot${ranged ? `, page ranges over ${conn.parallelSessions} sessions sharing it` : ''})`,
-      [...createCopyTable(facts), copyRows(facts, ranged)],
+      `copy (copy_mode ${conn.copyMode}: one REPEATABLE READ snapshot${ranged ? `, page ranges over ${conn.parallelSessions} sessions sharing it` : ''}` +
+        `${eff.order.length > 0 ? ', one ordered statement' : ''})`,
+      [...createCopyTable(facts, eff), copyRows(facts, ranged, eff.order)],
     );
     phase('indexes', `indexes (${indexPhase})`, indexSteps);
   }
-  const batch = replayBatch(facts);
+  const batch = replayBatch(facts, eff.order);
   const proofs = attachProofSteps(facts).map((s) => ({ ...s, description: `once, before the first batch: ${s.description}` }));
   phase('replay', 'replay (each batch one REPEATABLE READ transaction, until the predicted swap fits)', [
     ...proofs, createBatchTable(facts), batch.take, { ...emptyCopy(facts), description: `only when the batch took a TRUNCATE marker: ${emptyCopy(facts).description}` },
@@ -113,6 +121,7 @@ async function planFor(client: pg.Client, facts: TableFacts, conn: ConnectionCon
         publications: await livePublications(client, facts.oid, version),
         matviews: await liveMatviews(client, facts.oid),
         statistics: await liveStatistics(client, facts.oid),
+        options: eff,
       })],
     swapBudget,
   );
@@ -137,6 +146,8 @@ export async function dryRun(rt: Runtime): Promise<number> {
     const client = await connect(conn, { home: rt.home, applicationName: 'rpcl dry-run' });
     const print = (line: string) => process.stdout.write(`${line}\n`);
     try {
+      // Checked before the READ ONLY transaction, which may not create even a temporary table.
+      const storageChecks = await checkStorageOf(client, conn.tableOptions ?? []);
       await client.query('BEGIN READ ONLY');
       const version = Number((await client.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
       print(`connection ${conn.name} (dry run: nothing is changed)`);
@@ -146,6 +157,10 @@ export async function dryRun(rt: Runtime): Promise<number> {
         print(`${displayQualified(m)}: refused: ${describeMissing(m)}`);
         code = ExitCode.refused;
       }
+      const unmatched = await unmatchedEntries(client, conn, selection.candidates);
+      for (const m of unmatched.missing) print(`refused: ${m}`);
+      for (const w of unmatched.unselected) print(`warning: ${w}`);
+      if (unmatched.missing.length > 0) code = ExitCode.refused;
       for (const [i, c] of selection.candidates.entries()) {
         const facts = await inspectTable(client, c.oid);
         if (facts === null) continue;
@@ -156,16 +171,22 @@ export async function dryRun(rt: Runtime): Promise<number> {
           if (c.listed) code = ExitCode.refused;
           continue;
         }
+        const options = await tableOptionsFor(client, conn, facts, storageChecks);
+        if ('refusal' in options) {
+          print(`${i + 1}. ${name}: refused: ${options.refusal}`);
+          code = ExitCode.refused;
+          continue;
+        }
         print(`${i + 1}. ${name}: ${formatBytes(facts.totalBytes)}, about ${Math.round(facts.estimatedRows)} rows, estimated bloat ${formatBytes(c.estimatedBloatBytes)}`);
-        const phases = await planFor(client, facts, conn, version);
+        const phases = await planFor(client, facts, conn, version, options);
         const summary = tableSummary({
           sizes: {
             totalBytes: c.totalBytes, heapBytes: c.heapBytes, indexBytes: c.indexBytes,
             bloatBytes: c.estimatedBloatBytes, afterBytes: extraSpaceBytes(c),
           },
           copy: {
-            chunked: usesChunkedCopy(conn.copyMode, facts.totalBytes), configured: conn.copyMode, chunkedFromBytes: CHUNKED_FROM_BYTES,
-            ranged: version >= 140000, parallelSessions: conn.parallelSessions, chunkTimeSeconds: conn.chunkTimeSeconds,
+            chunked: options.choice.chunked, configured: conn.copyMode, chunkedFromBytes: CHUNKED_FROM_BYTES,
+            ranged: version >= 140000 && options.effective.order.length === 0, parallelSessions: conn.parallelSessions, chunkTimeSeconds: conn.chunkTimeSeconds,
             throttle: throttleSummary(conn),
           },
           phases,
@@ -177,6 +198,8 @@ export async function dryRun(rt: Runtime): Promise<number> {
           },
         });
         for (const line of summary) print(line);
+        for (const line of describeOptions(facts, options.effective)) print(`   ${line}`);
+        if (options.choice.note !== null) print(`   ${''.padEnd(17)}${options.choice.note}`);
         if (facts.partition !== null) print(partitionLine(facts.partition));
         print(' SQL, phase by phase:');
         for (const line of sqlLines(phases)) print(line);

@@ -15,7 +15,9 @@ import { ExitCode } from '../errors.js';
 import { throttleRefusal } from '../execute/throttle.js';
 import { readCircumstances } from '../inspect/circumstances.js';
 import { helperSchemaAccessProblem, helperSchemaState } from '../inspect/helper-schema.js';
-import { describeMissing, selectTables } from '../inspect/select.js';
+import { describeMissing, selectTables, type Candidate } from '../inspect/select.js';
+import { tableOptionsFor, unmatchedEntries } from '../execute/table-options.js';
+import { optionsEntry } from '../plan/table-options.js';
 import { inspectTable } from '../inspect/table.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
 import { refusalReason } from '../plan/refusals.js';
@@ -65,8 +67,26 @@ export async function checkConnection(client: pg.Client, conn: ConnectionConfig,
       problems.push({ about: 'table', message: `${conn.name} ${displayQualified(facts)}: refused: ${reason}`, exitCode: ExitCode.refused });
     }
   }
+  if (opts.tables) problems.push(...(await tableOptionsProblems(client, conn, selection.candidates)));
   const schema = await helperSchemaProblem(client);
   if (schema !== null) problems.push({ about: 'helper schema', message: `${conn.name}: ${schema}`, exitCode: ExitCode.refused });
+  return problems;
+}
+
+/** table_options entries naming no table, or refused for their table (a missing tablespace, an unknown column...). */
+async function tableOptionsProblems(client: pg.Client, conn: ConnectionConfig, candidates: Candidate[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const message of (await unmatchedEntries(client, conn, candidates)).missing) {
+    problems.push({ about: 'table', message, exitCode: ExitCode.refused });
+  }
+  for (const candidate of candidates.filter((c) => optionsEntry(conn, c) !== undefined)) {
+    const facts = await inspectTable(client, candidate.oid);
+    if (facts === null) continue;
+    const options = await tableOptionsFor(client, conn, facts);
+    if ('refusal' in options) {
+      problems.push({ about: 'table', message: `${conn.name} ${displayQualified(facts)}: refused: ${options.refusal}`, exitCode: ExitCode.refused });
+    }
+  }
   return problems;
 }
 

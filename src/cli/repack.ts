@@ -2,6 +2,7 @@
 import { connect } from '../db/connect.js';
 import { ExitCode, RpclError } from '../errors.js';
 import { checkConnection } from './preflight.js';
+import { unmatchedEntries } from '../execute/table-options.js';
 import { defaultEngineOptions } from '../execute/context.js';
 import { ensureHelperSchema } from '../execute/helper-schema.js';
 import { recoverDeadRuns, describeRecovery } from '../execute/recovery.js';
@@ -48,6 +49,11 @@ export async function repackTables(
           if (r.outcome !== 'live') log.warning(describeRecovery(r));
         }
         selection = await selectTables(client, conn.schemas, conn.tables);
+        // A table_options entry naming no table is refused before any work: with a typo in its
+        // name, the table it was meant for would be repacked without its options.
+        const unmatched = await unmatchedEntries(client, conn, selection.candidates);
+        for (const w of unmatched.unselected) log.warning(w);
+        if (unmatched.missing.length > 0) throw new RpclError(unmatched.missing.join('\nrpcl: '), ExitCode.refused);
       } finally {
         await client.end().catch(() => undefined);
       }

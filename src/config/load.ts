@@ -24,6 +24,7 @@ import {
   TOP_LEVEL_SECTIONS,
 } from './keys.js';
 import { expandHome, repcloudDir } from './paths.js';
+import { readTableOptions } from './table-options.js';
 import { isTable, keyPath, readSection, tableAt, type TomlTable } from './section.js';
 import type { Config, ConnectionConfig, EmailConfig } from './types.js';
 
@@ -176,7 +177,7 @@ function readConnection(
   home: string,
   problems: string[],
 ): ConnectionConfig {
-  const v = readSection(table, path, CONNECTION_FIELDS, [], problems);
+  const v = readSection(table, path, CONNECTION_FIELDS, ['table_options'], problems);
   return omitUndefined({
     name,
     host: v.host,
@@ -205,6 +206,7 @@ function readConnection(
     maxReplicaLagSeconds: v.max_replica_lag ?? null,
     swapDeadlineMs: v.swap_deadline ?? null,
     swapWindow: v.swap_window ?? null,
+    tableOptions: nonEmpty(readTableOptions(table.table_options, keyPath(path, 'table_options'), problems)),
   });
 }
 
@@ -241,6 +243,10 @@ function parseTables(entries: string[], path: string, problems: string[]): Quali
     else tables.push(parsed);
   }
   return tables;
+}
+
+function nonEmpty<T>(list: T[]): T[] | undefined {
+  return list.length > 0 ? list : undefined;
 }
 
 /** Unset optional values are left out, so a listing of the config shows only what is set. */

@@ -2,6 +2,7 @@
 
 import type { QualifiedName } from '../db/ident.js';
 import type { TimeWindow } from './duration.js';
+import type { TableOptions } from './table-options.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -57,6 +58,8 @@ export interface ConnectionConfig {
   swapDeadlineMs: number | null;
   /** Attempt the swap only inside this daily window of local time; null: any time. */
   swapWindow: TimeWindow | null;
+  /** `[connections.NAME.table_options."schema.table"]` sections (absent in configs built in code: none). */
+  tableOptions?: TableOptions[];
 }
 
 export interface EmailConfig {

@@ -4,6 +4,7 @@ import type { ConnectionConfig } from '../config/types.js';
 import type { TableFacts } from '../inspect/facts.js';
 import type { Emit, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
+import type { EffectiveOptions } from '../plan/table-options.js';
 
 export interface EngineOptions {
   /** Swap attempts before the table's run fails. */
@@ -54,6 +55,8 @@ export interface TableRun {
   keepsWork: boolean;
   /** Set when the user asked the run to stop (signal or stop command). */
   stopRequested: () => boolean;
+  /** table_options in effect (order only when the copy applies it); absent: none. */
+  options?: EffectiveOptions;
 }
 
 /** The table's definition or storage changed during the run: the run ends, cleanly. */

@@ -13,6 +13,8 @@ import { workNames } from '../plan/names.js';
 import { quoteLiteral } from '../db/ident.js';
 import { StopRequestedError, type TableRun } from './context.js';
 import { testPause } from './test-hooks.js';
+import { indexTablespace, NO_OPTIONS } from '../plan/table-options.js';
+import { watchOrderedCopy } from './ordered-copy.js';
 import { runStep, runSteps } from './steps.js';
 
 /** PostgreSQL's MaxBlockNumber: an upper bound no heap page reaches. */
@@ -21,7 +23,7 @@ const LAST_BLOCK = 0xfffffffe;
 export async function createCopy(run: TableRun): Promise<void> {
   const { work, facts } = run;
   await inTransaction(work, async () => {
-    await runSteps(work, createCopyTable(facts));
+    await runSteps(work, createCopyTable(facts, run.options));
     for (const id of facts.identitySequences) {
       if (id.dataType !== 'smallint' && id.dataType !== 'integer') continue;
       const seq = await work.query<{ name: string }>(`SELECT pg_get_serial_sequence($1, $2) AS name`, [
@@ -53,7 +55,9 @@ export function pageRanges(pages: number, parts: number, maxChunk: number): [num
 export async function copyData(run: TableRun, helpers: pg.Client[]): Promise<number> {
   const { work, facts } = run;
   const estimate = Math.round(facts.estimatedRows);
-  const ranged = run.serverVersion >= 140000;
+  const order = run.options?.order ?? [];
+  // An ordered copy is one statement: page ranges copied side by side would interleave the order.
+  const ranged = run.serverVersion >= 140000 && order.length === 0;
   const sessions = ranged ? [work, ...helpers] : [work];
   const opened: pg.Client[] = [];
   try {
@@ -64,7 +68,13 @@ export async function copyData(run: TableRun, helpers: pg.Client[]): Promise<num
     await testPause('copy-snapshot');
     let copied = 0;
     if (!ranged) {
-      const r = await runStep(work, copyRows(facts, false));
+      const watch = order.length > 0 ? watchOrderedCopy(run, estimate) : null;
+      let r;
+      try {
+        r = await runStep(work, copyRows(facts, false, order));
+      } finally {
+        await watch?.stop();
+      }
       copied = r.rowCount ?? 0;
       run.emit({ type: 'copy-progress', ref: run.ref, rowsCopied: copied, rowsEstimate: estimate });
     } else {
@@ -117,7 +127,7 @@ export async function buildIndexes(run: TableRun, helpers: pg.Client[]): Promise
     await inTransaction(client, async () => {
       const workers = maintenanceWorkers(sideBySide);
       if (workers) await runStep(client, workers);
-      await runStep(client, setDefaultTablespace(index.tablespace));
+      await runStep(client, setDefaultTablespace(indexTablespace(index.tablespace, run.options ?? NO_OPTIONS)));
       await runStep(client, buildIndex(facts, index, k));
       await runSteps(client, indexStatistics(facts, index, k));
     });

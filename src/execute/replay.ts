@@ -31,7 +31,7 @@ export interface BatchResult {
  */
 export async function applyBatch(client: pg.Client, run: TableRun, take = takeLogBatch(run.facts)): Promise<BatchResult> {
   const started = performance.now();
-  const { apply } = replayBatch(run.facts);
+  const { apply } = replayBatch(run.facts, run.options?.order);
   const r = await runStep(client, take);
   const logRows = Number(r.rows[0].log_rows);
   const keys = Number(r.rows[0].keys);

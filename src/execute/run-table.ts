@@ -15,7 +15,8 @@ import { isConnectionLoss } from '../db/sqlstate.js';
 import type { Candidate } from '../inspect/select.js';
 import { inspectTable } from '../inspect/table.js';
 import { readCircumstances } from '../inspect/circumstances.js';
-import { usesChunkedCopy } from '../plan/copy-mode.js';
+import { runFingerprint, tableFingerprintOf } from '../plan/table-options.js';
+import { optionNotes, tableOptionsFor } from './table-options.js';
 import { refusalReason } from '../plan/refusals.js';
 import type { Emit, Phase, TableOutcome, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
@@ -68,6 +69,11 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     }
     const facts = await inspectTable(control, candidate.oid);
     if (facts === null) return outcome('refused', { reason: 'the table no longer exists' });
+    // table_options first: a bad entry is refused before anything is changed, kept work included.
+    const options = await tableOptionsFor(control, opts.conn, facts);
+    // Its table_options entry names the table: the refusal counts as a listed table's (exit code 5).
+    if ('refusal' in options) return outcome('refused', { reason: options.refusal, listed: true });
+    const fingerprint = runFingerprint(facts.fingerprint, options.effective);
     // We hold the advisory lock: any work objects here belong to a run that died, or to work
     // kept on purpose (a prepared copy, a chunked copy that stopped), which is continued only
     // if the table is exactly as it was when the work was done.
@@ -75,13 +81,15 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
     const leftovers = await findLeftovers(control, facts.oid);
     // New storage is expected after the application's TRUNCATE (its marker still in the log).
     const resume =
-      kept !== null && isComplete(leftovers, facts.oid, kept.chunked) && kept.fingerprint === facts.fingerprint &&
+      kept !== null && isComplete(leftovers, facts.oid, kept.chunked) && kept.fingerprint === fingerprint &&
       (kept.relfilenode === facts.relfilenode || await truncatePending(control, facts));
     if (!resume && !isEmpty(leftovers)) {
       const removed = await removeWorkObjects(control, facts.oid, cleanupOptions(opts.conn, opts.log, ref));
-      const why = kept
-        ? `the kept ${kept.chunked ? 'chunked' : 'prepared'} copy no longer matches the table (its definition or storage changed): starting over`
-        : 'removed leftovers of a run that died';
+      const why = !kept
+        ? 'removed leftovers of a run that died'
+        : kept.fingerprint !== fingerprint && tableFingerprintOf(kept.fingerprint) === facts.fingerprint
+          ? `the kept ${kept.chunked ? 'chunked' : 'prepared'} copy was made with other table_options (order, tablespace or storage parameters): starting over`
+          : `the kept ${kept.chunked ? 'chunked' : 'prepared'} copy no longer matches the table (its definition or storage changed): starting over`;
       opts.emit({ type: 'warning', ref, message: `${why}: ${removed.join(', ')}` });
       if (kept) await updateRun(control, kept.runId, { status: 'aborted', phase: 'failed', lastError: why, ended: true });
     }
@@ -98,9 +106,10 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         opts.emit({ type: 'phase', ref, phase: 'replay', detail: `resuming the ${kept.chunked ? 'complete chunked' : 'prepared'} copy: no second copy is made` });
       }
     } else {
-      runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name, partitionOf: candidate.partitionOf });
+      runId = await insertRun(control, facts, { configName: opts.configName, connection: opts.conn.name, partitionOf: candidate.partitionOf, fingerprint });
     }
-    const chunked = from !== 'fresh' ? kept?.chunked === true : usesChunkedCopy(opts.conn.copyMode, facts.totalBytes);
+    const chunked = from !== 'fresh' ? kept?.chunked === true : options.choice.chunked;
+    for (const note of optionNotes(facts, options)) opts.emit({ type: 'note', ref, message: note });
     // The phase the run is in, as its events tell it: a stop request must not cancel the swap.
     const tracker: { phase: Phase } = { phase: 'starting' };
     const emit: Emit = (e) => {
@@ -139,6 +148,7 @@ export async function repackTable(opts: RunTableOptions, candidate: Candidate): 
         cancelled: false,
         // A chunked copy's committed work can be continued by the next run, once it exists.
         keepsWork: from !== 'fresh' && chunked,
+        options: options.effective,
       };
       // A stop request cancels the statement in flight (a long copy or index build) so the run
       // ends within seconds; never during the swap, which is short and must finish or roll back.

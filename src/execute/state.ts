@@ -10,7 +10,7 @@ import { workNames } from '../plan/names.js';
 export async function insertRun(
   control: pg.Client,
   facts: TableFacts,
-  ids: { configName: string; connection: string; partitionOf?: PartitionPlace | null },
+  ids: { configName: string; connection: string; partitionOf?: PartitionPlace | null; fingerprint?: string },
 ): Promise<number> {
   const place = ids.partitionOf ?? null;
   const { rows } = await control.query<{ run_id: string }>(
@@ -19,7 +19,7 @@ export async function insertRun(
                             partition_of, partition_number, partitions_in_run)
      VALUES ($1, $2, $3, $4, $5, 'starting', 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id`,
     [facts.oid, facts.schema, facts.name, ids.configName, ids.connection, facts.totalBytes,
-      Math.round(facts.estimatedRows), process.pid, hostname(), facts.fingerprint, facts.relfilenode,
+      Math.round(facts.estimatedRows), process.pid, hostname(), ids.fingerprint ?? facts.fingerprint, facts.relfilenode,
       place?.root ?? null, place?.number ?? null, place?.of ?? null],
   );
   return Number(rows[0]!.run_id);

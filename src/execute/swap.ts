@@ -81,6 +81,7 @@ export async function attemptSwap(run: TableRun, order: LockOrder): Promise<Swap
       publications: await livePublications(work, facts.oid, run.serverVersion),
       matviews: await liveMatviews(work, facts.oid),
       statistics: await liveStatistics(work, facts.oid),
+      options: run.options,
     })).finally(() => work.off('notice', listen));
     reportServerMessages(run, said);
     // rpcl's own state row: its only other writer is the control session, whose short updates

@@ -5,6 +5,7 @@
  * process as its runner, with phase replay, the backlog and the rates, for `status`; the row
  * stays prepared (phase prepared again once the pass is over).
  */
+import { tableFingerprintOf } from '../plan/table-options.js';
 import { hostname } from 'node:os';
 import type { ConnectionConfig } from '../config/types.js';
 import { ADVISORY_CLASS, advisoryObjectKey } from '../db/advisory.js';
@@ -92,7 +93,8 @@ async function syncOne(
   const prepared = await findPrepared(control, oid);
   if (facts === null || prepared === null) return { table: `table OID ${oid}`, replayed: 0, skipped: 'no longer prepared' };
   const table = displayQualified(facts);
-  if (prepared.fingerprint !== facts.fingerprint || prepared.relfilenode !== facts.relfilenode) {
+  // The table's part only: table_options are checked by repack_tables before it swaps.
+  if (tableFingerprintOf(prepared.fingerprint) !== facts.fingerprint || prepared.relfilenode !== facts.relfilenode) {
     return { table, replayed: 0, skipped: 'the table changed since it was prepared: repack_tables will start it over' };
   }
   const ref = { connection: conn.name, table, oid };

@@ -9,6 +9,8 @@ import { reloptionItems } from './options.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
 import { boundCheck } from './partition.js';
 import type { Step } from './step.js';
+import type { OrderItem } from '../config/table-options.js';
+import { copyStorageItems, NO_OPTIONS, orderByClause, type EffectiveOptions } from './table-options.js';
 
 /** Columns whose values are copied: generated columns compute themselves. */
 export function copiedColumns(facts: TableFacts): string[] {
@@ -27,16 +29,20 @@ export function overriding(facts: TableFacts): string {
  * are refused before the run for now. Autovacuum is off on the copy so that no worker holds
  * a lock on it when the swap needs one; the swap restores the original reloptions.
  */
-export function createCopyTable(facts: TableFacts): Step[] {
+export function createCopyTable(facts: TableFacts, eff: EffectiveOptions = NO_OPTIONS): Step[] {
   const copy = helperName(workNames.copyTable(facts.oid));
   const unlogged = facts.persistence === 'u' ? 'UNLOGGED ' : '';
-  const tablespace = facts.tablespace ? ` TABLESPACE ${quoteIdent(facts.tablespace)}` : '';
+  // table_options: the new table (its TOAST table with it) goes to the requested tablespace, and
+  // gets the requested storage parameters before its rows, so its pages are filled by them.
+  const space = eff.tablespace ?? facts.tablespace;
+  const tablespace = space ? ` TABLESPACE ${quoteIdent(space)}` : '';
+  const storage = copyStorageItems(eff).map((i) => `, ${i}`).join('');
   const steps: Step[] = [
     {
       description: 'create the copy table',
       sql:
         `CREATE ${unlogged}TABLE ${copy} (LIKE ${tableRef(facts)} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS)` +
-        ` WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)${tablespace}`,
+        ` WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false${storage})${tablespace}`,
     },
     {
       description: 'give the copy the original owner',
@@ -74,16 +80,20 @@ export function createCopyTable(facts: TableFacts): Step[] {
 /**
  * One chunk of the copy. On PostgreSQL 14 and later the executor copies by ranges of heap
  * pages (a TID range scan) inside one REPEATABLE READ transaction, so progress is visible and
- * the whole copy still reads a single snapshot; on 13 it copies in one statement.
+ * the whole copy still reads a single snapshot; on 13 it copies in one statement. An ordered
+ * copy (table_options order_by, or the CLUSTER index) is one statement with ORDER BY: rows are
+ * appended to the new heap in the order they arrive, which page ranges copied side by side
+ * would interleave.
  */
-export function copyRows(facts: TableFacts, ranged: boolean): Step {
+export function copyRows(facts: TableFacts, ranged: boolean, order: OrderItem[] = []): Step {
+  if (ranged && order.length > 0) throw new Error('an ordered copy cannot be made by page ranges');
   const cols = copiedColumns(facts).join(', ');
   const where = ranged ? ' WHERE ctid >= $1::tid AND ctid < $2::tid' : '';
   return {
-    description: 'copy rows',
+    description: order.length > 0 ? 'copy rows in order' : 'copy rows',
     sql:
       `INSERT INTO ${helperName(workNames.copyTable(facts.oid))} (${cols})${overriding(facts)} ` +
-      `SELECT ${cols} FROM ONLY ${tableRef(facts)}${where}`,
+      `SELECT ${cols} FROM ONLY ${tableRef(facts)}${where}${orderByClause(order)}`,
   };
 }
 

@@ -16,6 +16,8 @@ import { helperName, keyColumnDeclaration, keyColumns, markerColumn, tableRef } 
 import { copiedColumns, overriding } from './copy.js';
 import { workNames } from './names.js';
 import type { Step } from './step.js';
+import type { OrderItem } from '../config/table-options.js';
+import { orderByClause } from './table-options.js';
 
 export function batchRef(facts: TableFacts): string {
   return `pg_temp.${quoteIdent(workNames.batchTable(facts.oid))}`;
@@ -70,14 +72,19 @@ export function deleteTouchedRows(facts: TableFacts): Step {
   };
 }
 
-export function insertTouchedRows(facts: TableFacts): Step {
+/**
+ * `order` (table_options): a batch's rows go in in that order. They land after the copied rows,
+ * so rows changed during the run are ordered among themselves only, as with pg_repack.
+ */
+export function insertTouchedRows(facts: TableFacts, order: OrderItem[] = []): Step {
   const cols = copiedColumns(facts);
+  const sorted = orderByClause(order, 'o.');
   return {
     description: 'insert the touched keys as the table holds them now',
     sql:
       `INSERT INTO ${helperName(workNames.copyTable(facts.oid))} (${cols.join(', ')})${overriding(facts)} ` +
       `SELECT ${cols.map((c) => `o.${c}`).join(', ')} FROM ONLY ${tableRef(facts)} o ` +
-      `JOIN ${batchRef(facts)} b ON ${keyMatch(facts, 'o', 'b')}`,
+      `JOIN ${batchRef(facts)} b ON ${keyMatch(facts, 'o', 'b')}${sorted}`,
   };
 }
 
@@ -86,6 +93,6 @@ export function analyzeBatch(facts: TableFacts): Step {
 }
 
 /** The whole batch, in order. takeLogBatch's result carries the counts. */
-export function replayBatch(facts: TableFacts): { take: Step; apply: Step[] } {
-  return { take: takeLogBatch(facts), apply: [deleteTouchedRows(facts), insertTouchedRows(facts)] };
+export function replayBatch(facts: TableFacts, order: OrderItem[] = []): { take: Step; apply: Step[] } {
+  return { take: takeLogBatch(facts), apply: [deleteTouchedRows(facts), insertTouchedRows(facts, order)] };
 }

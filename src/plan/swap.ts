@@ -15,6 +15,7 @@ import { dropCaptureTriggers, helperName, tableRef } from './capture.js';
 import { HELPER_SCHEMA, workNames } from './names.js';
 import { reloptionItems } from './options.js';
 import type { Step } from './step.js';
+import { finalReloptionItems, NO_OPTIONS, type EffectiveOptions } from './table-options.js';
 import type { ObjectAcl } from '../inspect/acl.js';
 import { aclSteps } from './acl.js';
 import { attachPartition, detachPartition } from './partition.js';
@@ -125,6 +126,8 @@ export interface SwapInputs {
   publications?: LivePublication[];
   statistics?: LiveStatistics[];
   matviews?: LiveMatview[];
+  /** table_options in effect: their storage parameters stay on the new table. */
+  options?: EffectiveOptions;
 }
 
 const ENABLE: Record<string, string | null> = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
@@ -260,7 +263,8 @@ export function swapSteps(input: SwapInputs): Step[] {
     if (id.comment !== null) add(`comment on identity sequence of ${id.column}`, `COMMENT ON SEQUENCE ${seq} IS ${quoteLiteral(id.comment)}`);
   }
   add('restore autovacuum', `ALTER TABLE ${table} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
-  const relopts = [...reloptionItems(facts.reloptions), ...reloptionItems(facts.toastReloptions, 'toast.')];
+  // The original storage parameters, with table_options' requested ones over them.
+  const relopts = finalReloptionItems(facts, input.options ?? NO_OPTIONS);
   if (relopts.length > 0) add('restore storage parameters', `ALTER TABLE ${table} SET (${relopts.join(', ')})`);
 
   // NOT VALID: adding a foreign key then needs no scan while the lock is held; the ones that

@@ -82,9 +82,18 @@ function lastLines(text: string, n = 40): string {
 }
 
 describe('repack_tables with the application running', () => {
-  for (const [lockTimeout, copyMode] of [['200ms', 'snapshot'], [null, 'snapshot'], ['200ms', 'chunked']] as const) {
+  // The last variant rewrites the table in the order of a column (an ORDER BY copy, batches
+  // replayed in that order) with another fillfactor: the application must not notice either.
+  const TABLE_OPTIONS = [
+    '[connections.seed.table_options."public.table_for_repack"]', 'order_by = ["value", "created_at DESC"]', 'fillfactor = 80',
+  ];
+  const variants = [
+    ['200ms', 'snapshot', []], [null, 'snapshot', []], ['200ms', 'chunked', []], ['200ms', 'snapshot', TABLE_OPTIONS],
+  ] as const;
+  for (const [lockTimeout, copyMode, tableOptions] of variants) {
     const lockTimeoutMs = lockTimeout === null ? DEFAULTS.lockTimeoutMs : 200;
-    it(`no application error, writers' worst stall <= lock_timeout + 100 ms (lock_timeout ${lockTimeout ?? `default, ${lockTimeoutMs} ms`}, ${copyMode} copy)`, async () => {
+    const withOptions = tableOptions.length > 0 ? ', order_by and fillfactor' : '';
+    it(`no application error, writers' worst stall <= lock_timeout + 100 ms (lock_timeout ${lockTimeout ?? `default, ${lockTimeoutMs} ms`}, ${copyMode} copy${withOptions})`, async () => {
       await loadSeed(sql, ROWS);
       await AppSessions.prepareChildRows(sql);
       const home = makeHome();
@@ -93,6 +102,7 @@ describe('repack_tables with the application running', () => {
       // attempt when a child insert queued behind it: the run gets more than the default 5.
       writeConfig(home, 'default', config([
         `swap_attempts = ${SWAP_ATTEMPTS}`, `copy_mode = "${copyMode}"`, 'chunk_time = 0.1', ...(lockTimeout === null ? [] : [`lock_timeout = "${lockTimeout}"`]),
+        ...tableOptions,
       ]));
 
       const writers = await Promise.all([1, 2].map(() => sessionAs(db, 'writer')));
@@ -175,6 +185,17 @@ describe('repack_tables with the application running', () => {
         { conname: 'table_with_fk_tfr_id_fkey', target: 'table_for_repack', convalidated: true },
       ]);
       expect.soft(child.orphans, 'child rows without a parent').toBe(0);
+      if (tableOptions.length > 0) {
+        // value is id % 1000: in insertion order its correlation is about 0. The rows the
+        // writers changed during the run went in after the ordered copy, hence not exactly 1.
+        await sql.query('ANALYZE table_for_repack');
+        const stats = await sql.query(
+          `SELECT (SELECT correlation FROM pg_stats WHERE tablename = 'table_for_repack' AND attname = 'value') AS correlation,
+                  (SELECT reloptions FROM pg_class WHERE oid = 'table_for_repack'::regclass) AS reloptions`,
+        );
+        expect.soft(stats.rows[0].correlation, 'physical order of value after the repack').toBeGreaterThan(0.9);
+        expect.soft(stats.rows[0].reloptions, 'the fillfactor asked for').toEqual(['fillfactor=80']);
+      }
     });
   }
 });

@@ -15,6 +15,10 @@
  * rewritten (new OID and relfilenode, same parent and bound), every other leaf untouched, every
  * partitioned table keep its OID, and no ATTACH may have read rows under the swap's locks.
  *
+ * One plain table in three is given table_options (fillfactor, a storage parameter and, in a
+ * snapshot copy, an order_by) that are set on the table beforehand too: the run must use them
+ * (its log says so) and change nothing else.
+ *
  * Even seeds copy in chunks (copy_mode = "chunked", chunks of a few rows, so that key types,
  * collations and composite keys meet the frontier), odd seeds in one snapshot.
  *
@@ -43,9 +47,10 @@ import { connectionConfig, tableOid } from '../support/seed.js';
  * tables: 1037 (list on the tenant of a composite key, rows moved between partitions, one
  * partition in another schema, every leaf repacked), 1094 (range on a uuid key with a DEFAULT
  * partition and a partition partitioned again, every leaf repacked), 312 (list on a bigint key
- * with a DEFAULT partition, a partition partitioned by hash, one leaf repacked).
+ * with a DEFAULT partition, a partition partitioned by hash, one leaf repacked). Then 7 and 35:
+ * table_options with an order_by in a snapshot copy (8, 10, 50 and 110 have them in chunks).
  */
-const CI_SEEDS = [3, 8, 10, 40, 44, 50, 57, 70, 71, 110, 1037, 1094, 312];
+const CI_SEEDS = [3, 8, 10, 40, 44, 50, 57, 70, 71, 110, 1037, 1094, 312, 7, 35];
 
 function seedList(): number[] {
   const list = process.env.RPCL_SCHEMA_SEED_LIST;
@@ -294,6 +299,7 @@ async function repackAndCompare(db: TestDatabase, s: GeneratedSchema, st: SeedSt
       return;
     }
   }
+  for (const statement of s.rewriteOptions?.before ?? []) await sql.query(statement);
   await sql.query('ANALYZE');
   const oid = await tableOid(sql, s.target);
   const partitions = await partitionsBefore(sql, s);
@@ -307,6 +313,9 @@ async function repackAndCompare(db: TestDatabase, s: GeneratedSchema, st: SeedSt
   const chunked = st.copyMode === 'chunked';
   writeConfig(home, 'default', connectionConfig(db, [
     `tables = ['${s.target}']`, 'lock_timeout = "1s"', 'check_time = 1', `copy_mode = "${st.copyMode}"`, ...(chunked ? ['chunk_time = 0.05'] : []),
+    ...(s.rewriteOptions ? [
+      `[connections.seed.table_options.'${s.target}']`, ...s.rewriteOptions.keys, ...(chunked ? [] : [s.rewriteOptions.orderBy]),
+    ] : []),
   ]));
   const writers = (st.writers = new Writers(s, await Promise.all([db.client(), db.client()]), Math.max(1, Math.floor(rows * 0.9))));
   writers.start();
@@ -335,6 +344,11 @@ async function repackAndCompare(db: TestDatabase, s: GeneratedSchema, st: SeedSt
     st.problems.push(...(await partitionProblems(sql, s, partitions, true)));
   } else if ((await tableOid(sql, s.target)) === oid) {
     st.problems.push('the table kept its OID: it was not swapped');
+  }
+  if (s.rewriteOptions && !refusal && st.run.code === 0) {
+    // The table already had these parameters (so the dumps must match): the log shows the run used them.
+    const used = [/table options: storage: fillfactor=\d+, autovacuum_vacuum_scale_factor=[\d.]+ set on the copy/, ...(chunked ? [] : [/table options: order: .* \(order_by\)/])];
+    for (const line of used.filter((re) => !re.test(output))) st.problems.push(`table_options not in effect: no log line like ${line}`);
   }
   // What the server said about each ATTACH (rpcl asks at DEBUG1): it must have read no rows.
   const scans = output.split('\n').filter((l) => /verifying table|validating foreign key constraint/.test(l));

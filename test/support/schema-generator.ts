@@ -30,6 +30,7 @@ import { addPublication } from './schema-generator/publication.js';
 import { addExtendedStatistics } from './schema-generator/statistics.js';
 import { createAndLoadTable } from './schema-generator/table.js';
 import { setTableOptions } from './schema-generator/table-options.js';
+import { drawRewriteOptions, type RewriteOptions } from './schema-generator/rewrite-options.js';
 import { addTriggersAndRules } from './schema-generator/triggers-and-rules.js';
 import { addViews } from './schema-generator/views.js';
 import { buildWorkload, controlTableSql, type Workload } from './schema-generator/workload.js';
@@ -68,6 +69,8 @@ export interface GeneratedSchema {
    * one of them (exit 5, nothing changed) instead of a repack.
    */
   expectedRefusals: { feature: string; pattern: RegExp }[];
+  /** table_options the run is given (set on the table beforehand too, so nothing may change). */
+  rewriteOptions: RewriteOptions | null;
 }
 
 export function generateSchema(seed: number, major: number): GeneratedSchema {
@@ -91,6 +94,7 @@ export function generateSchema(seed: number, major: number): GeneratedSchema {
   addExtendedStatistics(g, target, key, columns);
   addOwnerAndGrants(g, target, key, columns);
   setTableOptions(g, target, columns, indexes, part);
+  const rewriteOptions = drawRewriteOptions(g, target, columns, part);
   addComments(g, target, key, columns, part);
   const workload = buildWorkload(target, key, columns, fksOut, updatableView, part);
   expectedRefusals.push(...partitionRefusals(part, {
@@ -118,5 +122,6 @@ export function generateSchema(seed: number, major: number): GeneratedSchema {
     workload,
     features: [...new Set(g.features)],
     expectedRefusals,
+    rewriteOptions,
   };
 }

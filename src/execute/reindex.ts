@@ -87,7 +87,6 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
     opts.emit({ type: 'note', ref, message: `${table}: rebuilding index ${name} (${formatSize(facts.bytes)}) with REINDEX INDEX CONCURRENTLY` });
     const attempts = opts.conn.swapAttempts;
     let lastBlockers: Blocker[] = [];
-    let lastMessage = '';
     for (let attempt = 1; ; attempt++) {
       if (opts.stopRequested()) return await finish('stopped', 'stopped on request before the rebuild was done');
       await testPause('reindex', opts.stopRequested);
@@ -113,7 +112,7 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
         clearInterval(stopWatch);
       }
       const blockers = await monitor.stop();
-      if (error === null) break;
+      if (error === null) return await done(undefined);
       if (!workAlive || isConnectionLoss(error)) {
         workAlive = false;
         return await finish('failed', `the rebuild's session was lost: ${(error as Error).message}`);
@@ -136,7 +135,6 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
       if (!isLockFailure(error)) return await finish('failed', `${(error as Error).message}${cleanup}`);
       lastBlockers = blockers.length > 0 ? blockers : lastBlockers;
       const who = blockers.length > 0 ? `; waited for ${blockers.map(describeBlocker).join('; ')}` : '';
-      lastMessage = `${(error as Error).message}${who}`;
       if (attempt >= attempts) break;
       // As for the swap: deadlock_resolution acts on exactly the sessions this attempt waited for.
       for (const line of await resolveBlockers(control, blockers, opts.conn.deadlockResolution)) {
@@ -148,16 +146,14 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
       });
       await sleep(backoffDelay(attempt, { baseDelayMs: 500, maxDelayMs: 10_000 }));
     }
-    if (lastMessage !== '') {
-      const who = lastBlockers.length > 0 ? `: blocked by ${lastBlockers.map(describeBlocker).join('; ')}` : '';
-      return await finish(
-        'failed',
-        `the rebuild did not get its locks, or older transactions did not end, within lock_timeout (${opts.conn.lockTimeoutMs} ms) ` +
-          `in ${attempts} attempts${who}. End those sessions (long transactions hold REINDEX CONCURRENTLY too), then run repack_indexes again; ` +
-          'nothing was left behind',
-      );
-    }
-    return await done(undefined);
+    // Only the last attempt's lock failure leaves the loop without returning.
+    const who = lastBlockers.length > 0 ? `: blocked by ${lastBlockers.map(describeBlocker).join('; ')}` : '';
+    return await finish(
+      'failed',
+      `the rebuild did not get its locks, or older transactions did not end, within lock_timeout (${opts.conn.lockTimeoutMs} ms) ` +
+        `in ${attempts} attempts${who}. End those sessions (long transactions hold REINDEX CONCURRENTLY too), then run repack_indexes again; ` +
+        'nothing was left behind',
+    );
 
     /** The new index is in place; `note` says what is left (then the row stays open for a later cleanup). */
     async function done(note: string | undefined): Promise<TableOutcome> {

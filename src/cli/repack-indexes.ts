@@ -15,7 +15,7 @@ import { helperSchemaState } from '../inspect/helper-schema.js';
 import { indexesOfTables, resolveIndexNames, type IndexFacts } from '../inspect/indexes.js';
 import { describeMissing, selectTables } from '../inspect/select.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
-import { chooseIndexes, displayIndex, reindexConcurrently, unknownIndexNames, type IndexChoice } from '../plan/reindex.js';
+import { chooseIndexes, displayIndex, reindexConcurrently, refusalCounts, unknownIndexNames, type IndexChoice } from '../plan/reindex.js';
 import type { ConnectionConfig } from '../config/types.js';
 import type { Emit, TableOutcome } from '../report/events.js';
 import { formatBytes, logEvent } from '../report/log-events.js';
@@ -112,7 +112,8 @@ export async function repackIndexes(
       const listed = (f: IndexFacts) => selected.named || selected.listedTables.has(f.tableOid);
       const table = (f: IndexFacts) => displayQualified({ schema: f.tableSchema, name: f.tableName });
       for (const r of selected.choice.refused) {
-        end({ status: 'refused', table: table(r.index), index: displayIndex(r.index), connection: conn.name, listed: listed(r.index), reason: r.reason, durationMs: 0 }, r.index.tableOid);
+        const counts = refusalCounts(r.index, selected.named, selected.listedTables.has(r.index.tableOid));
+        end({ status: 'refused', table: table(r.index), index: displayIndex(r.index), connection: conn.name, listed: counts, reason: r.reason, durationMs: 0 }, r.index.tableOid);
       }
       for (const s of selected.choice.skipped) {
         end({ status: 'skipped', table: table(s.index), index: displayIndex(s.index), connection: conn.name, listed: false, reason: s.reason, durationMs: 0 }, s.index.tableOid);
@@ -151,7 +152,7 @@ export async function repackIndexesDryRun(rt: Runtime, opts: { names: QualifiedN
       }
       for (const r of selected.choice.refused) {
         out.push(`  refuse index ${displayIndex(r.index)} (${formatBytes(r.index.bytes)}): ${r.reason}`);
-        if (selected.named || selected.listedTables.has(r.index.tableOid)) code = ExitCode.refused;
+        if (refusalCounts(r.index, selected.named, selected.listedTables.has(r.index.tableOid))) code = ExitCode.refused;
       }
       for (const s of selected.choice.skipped) out.push(`  skip index ${displayIndex(s.index)}: ${s.reason}`);
       for (const i of selected.choice.chosen) {

@@ -105,6 +105,18 @@ export function indexRefusal(f: IndexFacts): string | null {
   return null;
 }
 
+/**
+ * A refusal for what the index is (an exclusion constraint's, partitioned, INVALID, a system
+ * index), not for who runs rpcl: on a table named in `tables` it is reported but does not fail
+ * the run, which would otherwise exit non-zero every night for an index no run can rebuild.
+ * Named itself (`indexes`, `--index`), any refusal counts.
+ */
+export function refusalCounts(f: IndexFacts, named: boolean, tableListed: boolean): boolean {
+  if (named) return true;
+  const ofItsKind = f.system || f.partitioned || f.exclusion || !f.valid;
+  return tableListed && !ofItsKind;
+}
+
 function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

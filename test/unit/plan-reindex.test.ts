@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IndexFacts } from '../../src/inspect/indexes.js';
 import {
-  belowThresholds, chooseIndexes, dropIndexConcurrently, indexRefusal, isRebuildName, reindexConcurrently, unknownIndexNames,
+  belowThresholds, chooseIndexes, dropIndexConcurrently, indexRefusal, isRebuildName, refusalCounts, reindexConcurrently, unknownIndexNames,
 } from '../../src/plan/reindex.js';
 import { subjectOf, summaryLines } from '../../src/cli/summary.js';
 import { reportBody, reportSubject } from '../../src/report/email.js';
@@ -33,6 +33,15 @@ describe('statements', () => {
 });
 
 describe('refusals', () => {
+  it('fail the run for a named index always, for a named table only when the refusal is not the kind of index', () => {
+    expect(refusalCounts(idx({ exclusion: true }), true, false)).toBe(true);
+    expect(refusalCounts(idx({ exclusion: true }), false, true)).toBe(false);
+    expect(refusalCounts(idx({ valid: false }), false, true)).toBe(false);
+    expect(refusalCounts(idx({ partitioned: true }), false, true)).toBe(false);
+    expect(refusalCounts(idx({ canActAsOwner: false }), false, true)).toBe(true);
+    expect(refusalCounts(idx({ canActAsOwner: false }), false, false)).toBe(false);
+  });
+
   it('says why, in order: system, partitioned, exclusion, invalid, owner', () => {
     expect(indexRefusal(idx())).toBeNull();
     expect(indexRefusal(idx({ system: true }))).toMatch(/system catalog or to rpcl/);

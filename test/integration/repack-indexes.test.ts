@@ -194,7 +194,7 @@ describe('repack_indexes', () => {
       running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
       const waiting = async () =>
         (await sql.query(
-          `SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'rpcl reindex' AND a.wait_event_type = 'Lock'
+          `SELECT 1 FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name = 'rpcl reindex' AND a.wait_event_type = 'Lock'
              AND EXISTS (SELECT 1 FROM pg_class WHERE relname = 'with"quote_ccnew')`,
         )).rows.length > 0;
       for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
@@ -208,9 +208,9 @@ describe('repack_indexes', () => {
         expect(live.code).toBe(5);
         expect(live.stdout).toMatch(/a live rpcl rebuild of index "Idx Schema"\."with""quote" is running: left alone/);
       }
-      await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex'`);
+      await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND datname = current_database()`);
       await holder.query('COMMIT');
-      for (let i = 0; i < 40 && (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'rpcl%'`)).rows.length > 0; i++) {
+      for (let i = 0; i < 40 && (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'rpcl%'`)).rows.length > 0; i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(await invalidIndexes()).toEqual(['"Idx Schema"."user broken"', '"Idx Schema"."with""quote_ccnew"']);
@@ -248,14 +248,14 @@ describe('repack_indexes', () => {
     const home = config(['lock_timeout = "60s"']);
     running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
     const reindexing = async () =>
-      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
     for (let i = 0; i < 200 && !(await reindexing()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await reindexing()).toBe(true);
     running.kill('SIGKILL');
     await running.done;
     running = undefined;
     await holder.query('COMMIT');
-    const gone = async () => (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'rpcl%'`)).rows.length === 0;
+    const gone = async () => (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'rpcl%'`)).rows.length === 0;
     for (let i = 0; i < 200 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await gone()).toBe(true);
     expect(await invalidIndexes()).toEqual([]);
@@ -274,10 +274,10 @@ describe('repack_indexes', () => {
     const home = config(['lock_timeout = "60s"']);
     running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
     const waiting = async () =>
-      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
     for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await waiting()).toBe(true);
-    await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex'`);
+    await sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND datname = current_database()`);
     // Its DROP INDEX CONCURRENTLY waits for the open writer like everything else: release it.
     await new Promise((r) => setTimeout(r, 1000));
     expect(await invalidIndexes()).toEqual(['"Idx Schema"."with""quote_ccnew"']);
@@ -424,7 +424,7 @@ describe('repack_indexes', () => {
     writeConfig(home, 'default', connectionConfig(db, ['tables = [\'"Idx Schema"."Mixed Case"\']', 'lock_timeout = "60s"']));
     running = spawnCli(['repack_indexes', '--foreground', '--index', QIDX], { home });
     const waiting = async () =>
-      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+      (await sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
     for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await waiting()).toBe(true);
     const tables = await runCli(['repack_tables', '--debug'], { home });

@@ -1,0 +1,165 @@
+/**
+ * How much a rewrite would give back, per table (heap + TOAST) and per index, without any
+ * extension and read-only: tables by a bounded page sample (bloat-heap.ts), btree indexes by
+ * the statistics-based estimate (bloat-index.ts). A table the role cannot read (no SELECT
+ * privilege, row-level security that would filter) falls back to the dead-tuple statistics,
+ * and `method` says so.
+ */
+import type pg from 'pg';
+import { quoteQualified } from '../db/ident.js';
+import { measureHeap, SAMPLE_PAGES, type HeapMeasure, type SampledColumn } from './bloat-heap.js';
+import { TOAST_POINTER_BYTES } from './bloat-model.js';
+
+export { estimateIndexBloat } from './bloat-index.js';
+
+export interface BloatEstimate {
+  oid: number;
+  kind: 'table' | 'index';
+  /** Heap + TOAST for a table; the index's size for an index. */
+  bytes: number;
+  /** What a rewrite gives back; null when it cannot be estimated (see method). */
+  reclaimableBytes: number | null;
+  /** reclaimable / bytes. */
+  ratio: number | null;
+  pagesRead: number;
+  method: string;
+  /** Rows visible now (tables: measured or from statistics; indexes: entries expected). */
+  liveRows: number | null;
+}
+
+interface TableRow {
+  oid: string;
+  nspname: string;
+  relname: string;
+  heap_bytes: string;
+  toast_oid: string | null;
+  toast_name: string | null;
+  toast_bytes: string;
+  fillfactor: number | null;
+  toast_target: number | null;
+  block_size: number;
+  readable: boolean;
+  toast_readable: boolean;
+  n_live_tup: string | null;
+  n_dead_tup: string | null;
+  reltuples: number;
+  columns: { name: string; length: number }[];
+}
+
+const TABLES_SQL = `
+SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 AS heap_bytes,
+       nullif(c.reltoastrelid, 0)::int8 AS toast_oid, (SELECT x.relname FROM pg_class x WHERE x.oid = c.reltoastrelid) AS toast_name,
+       coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS toast_bytes,
+       (SELECT substr(o, 12)::int FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%') AS fillfactor,
+       (SELECT substr(o, 19)::int FROM unnest(c.reloptions) o WHERE o LIKE 'toast_tuple_target=%') AS toast_target,
+       current_setting('block_size')::int AS block_size,
+       -- With row_security = off a read that a policy would filter is an error: such a
+       -- table is not sampled (the role neither bypasses RLS nor escapes it as owner).
+       has_table_privilege(c.oid, 'SELECT') AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
+         OR (NOT c.relforcerowsecurity AND pg_has_role(c.relowner, 'USAGE'))) AS readable,
+       c.reltoastrelid <> 0 AND has_schema_privilege('pg_toast', 'USAGE')
+         AND has_table_privilege(nullif(c.reltoastrelid, 0), 'SELECT') AS toast_readable,
+       s.n_live_tup::int8, s.n_dead_tup::int8, c.reltuples::float8 AS reltuples,
+       (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'length', a.attlen) ORDER BY a.attnum), '[]'::json)
+          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_roles r ON r.rolname = current_user
+LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'm', 't')`;
+
+/** The TOAST table's own columns: chunk_id oid, chunk_seq int4, chunk_data bytea. */
+const TOAST_COLUMNS: SampledColumn[] = [
+  { name: 'chunk_id', length: 4 },
+  { name: 'chunk_seq', length: 4 },
+  { name: 'chunk_data', length: -1 },
+];
+
+function share(part: number, whole: number): number | null {
+  return whole > 0 ? part / whole : null;
+}
+
+/** Per table: heap and TOAST together, each measured on its own pages. */
+export async function estimateTableBloat(client: pg.Client, tableOids: number[]): Promise<Map<number, BloatEstimate>> {
+  const out = new Map<number, BloatEstimate>();
+  if (tableOids.length === 0) return out;
+  const { rows } = await client.query<TableRow>(TABLES_SQL, [tableOids]);
+  for (const t of rows) {
+    const oid = Number(t.oid);
+    const heapBytes = Number(t.heap_bytes);
+    const toastBytes = Number(t.toast_bytes);
+    const bytes = heapBytes + toastBytes;
+    const blockSize = t.block_size;
+    if (!t.readable) {
+      out.set(oid, statisticsEstimate(oid, bytes, t));
+      continue;
+    }
+    const heap = await measureHeap(client, {
+      relation: quoteQualified({ schema: t.nspname, name: t.relname }),
+      columns: t.columns,
+      pages: Math.floor(heapBytes / blockSize),
+      fillfactor: t.fillfactor ?? 100,
+      toastTarget: t.toast_target ?? 2032,
+      blockSize,
+      seed: oid,
+    });
+    let toast: HeapMeasure | null = null;
+    let toastMethod = '';
+    if (t.toast_oid !== null && toastBytes > 0) {
+      if (t.toast_readable) {
+        toast = await measureHeap(client, {
+          relation: quoteQualified({ schema: 'pg_toast', name: t.toast_name! }),
+          columns: TOAST_COLUMNS,
+          pages: Math.floor(toastBytes / blockSize),
+          fillfactor: 100,
+          toastTarget: 2032,
+          blockSize,
+          seed: Number(t.toast_oid),
+          toast: true,
+        });
+        toastMethod = `, TOAST ${describeRead(toast, Math.floor(toastBytes / blockSize))}`;
+      } else {
+        toastMethod = ', TOAST not readable by this role: counted as needed whole';
+      }
+    }
+    const neededHeap = heap.neededPages * blockSize;
+    const neededToast = toast === null ? toastBytes : toast.neededPages * blockSize;
+    const reclaimable = Math.max(0, heapBytes - neededHeap) + Math.max(0, toastBytes - neededToast);
+    out.set(oid, {
+      oid,
+      kind: 'table',
+      bytes,
+      reclaimableBytes: reclaimable,
+      ratio: share(reclaimable, bytes),
+      pagesRead: heap.pagesRead + (toast?.pagesRead ?? 0),
+      method: `page sample: heap ${describeRead(heap, Math.floor(heapBytes / blockSize))}${toastMethod}` +
+        `${(t.fillfactor ?? 100) < 100 ? `, fillfactor ${t.fillfactor} kept` : ''}`,
+      liveRows: heap.liveRows,
+    });
+  }
+  return out;
+}
+
+function describeRead(m: HeapMeasure, pages: number): string {
+  return m.whole ? `all ${pages} pages` : `${m.pagesRead} of ${pages} pages`;
+}
+
+/**
+ * A table rpcl may not read: the dead-tuple share of the cumulative statistics, applied to
+ * heap and TOAST alike (pg_stats hides the column widths from such a role too).
+ */
+function statisticsEstimate(oid: number, bytes: number, t: TableRow): BloatEstimate {
+  const live = t.n_live_tup === null ? null : Number(t.n_live_tup);
+  const dead = t.n_dead_tup === null ? null : Number(t.n_dead_tup);
+  const why = 'not readable by this role (no SELECT privilege, or row-level security applies)';
+  if (live === null || dead === null || live + dead === 0) {
+    return { oid, kind: 'table', bytes, reclaimableBytes: null, ratio: null, pagesRead: 0, method: `unknown: ${why}, and no statistics`, liveRows: live };
+  }
+  const reclaimable = Math.round((bytes * dead) / (live + dead));
+  return {
+    oid, kind: 'table', bytes, reclaimableBytes: reclaimable, ratio: share(reclaimable, bytes), pagesRead: 0,
+    method: `statistics (dead-tuple share, pg_stat_all_tables): ${why}`, liveRows: live,
+  };
+}
+
+export { SAMPLE_PAGES, TOAST_POINTER_BYTES };

@@ -204,6 +204,8 @@ function readConnection(
     maxReplicaLagSeconds: v.max_replica_lag ?? null,
     swapDeadlineMs: v.swap_deadline ?? null,
     swapWindow: v.swap_window ?? null,
+    minBloatRatio: v.min_bloat_ratio ?? 0,
+    minBloatBytes: v.min_bloat_bytes ?? 0,
   });
 }
 
@@ -228,6 +230,8 @@ export function defaultConnection(name: string): ConnectionConfig {
     maxReplicaLagSeconds: null,
     swapDeadlineMs: null,
     swapWindow: null,
+    minBloatRatio: 0,
+    minBloatBytes: 0,
   };
 }
 

@@ -55,6 +55,13 @@ export interface ConnectionConfig {
   swapDeadlineMs: number | null;
   /** Attempt the swap only inside this daily window of local time; null: any time. */
   swapWindow: TimeWindow | null;
+  /**
+   * A table of a schema-wide run is repacked only when the estimated space a repack gives back
+   * (heap, TOAST, indexes) is at least minBloatBytes and that share of its size at least
+   * minBloatRatio (0 to 1). A table named in `tables` is repacked regardless.
+   */
+  minBloatRatio: number;
+  minBloatBytes: number;
 }
 
 export interface EmailConfig {

@@ -20,6 +20,7 @@ import { statusCommand } from './status.js';
 import { repackTables } from './repack.js';
 import { summaryLines } from './summary.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
+import { showBloat } from './show-bloat.js';
 
 export interface CommandSpec {
   name: string;
@@ -51,6 +52,13 @@ export const commands: CommandSpec[] = [
       );
       return ExitCode.ok;
     },
+  },
+  {
+    name: 'show_bloat',
+    describe: 'per selected table and its indexes: size, estimated bloat, what a repack gives back, vacuums, dead tuples, whether rpcl can repack it (read-only)',
+    pidFile: false,
+    json: true,
+    run: (rt, args) => showBloat(rt, args.json === true),
   },
   {
     name: 'create_schema',

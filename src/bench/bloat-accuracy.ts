@@ -77,6 +77,16 @@ const SHAPES: Shape[] = [
     ],
   },
   {
+    name: 'old_rows', what: 'the oldest 40% deleted (bloat all at the start), VACUUM',
+    setup: (s) => [
+      `CREATE TABLE old_rows (id int8 PRIMARY KEY, at timestamptz, payload text) WITH (autovacuum_enabled = off)`,
+      `INSERT INTO old_rows SELECT g, now() - (${s(200_000)} - g) * interval '1 minute', repeat('p', 150 + g % 100) FROM generate_series(1, ${s(200_000)}) g`,
+      `CREATE INDEX old_rows_at ON old_rows (at)`,
+      `DELETE FROM old_rows WHERE id <= ${s(80_000)}`,
+      `VACUUM old_rows`,
+    ],
+  },
+  {
     name: 'no_bloat', what: 'freshly loaded, nothing deleted',
     setup: (s) => [
       `CREATE TABLE no_bloat (id int4 PRIMARY KEY, name text, at timestamptz) WITH (autovacuum_enabled = off)`,

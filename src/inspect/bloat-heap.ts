@@ -27,13 +27,18 @@ export interface HeapMeasure {
   whole: boolean;
 }
 
+/** Consecutive pages read together: a TID range scan each (PostgreSQL 14+). */
+export const RUN_PAGES = 16;
+
 /**
- * The pages to read: all of them for a relation up to `budget` pages, else one random page
- * in each of `budget` equal strata (deterministic per relation, so a re-run reads the same
- * pages). Listing pages, rather than TABLESAMPLE SYSTEM, makes the number read exact: the
- * estimate divides by it, and SYSTEM's page count varies by ~1/sqrt(n).
+ * The pages to read: all of them for a relation up to `budget` pages, else budget / RUN_PAGES
+ * runs of consecutive pages, one at a random place in each of as many equal strata
+ * (deterministic per relation, so a re-run reads the same pages). Listing the pages, rather
+ * than TABLESAMPLE SYSTEM, makes the number read exact (the estimate divides by it; SYSTEM's
+ * varies by ~1/sqrt(n)), and the strata follow bloat that sits in one part of the table (old
+ * rows deleted at the start) where independent pages would miss or overweight it.
  */
-export function samplePages(pages: number, budget: number, seed: number): number[] | null {
+export function samplePages(pages: number, budget: number, seed: number, run = RUN_PAGES): number[] | null {
   if (pages <= budget) return null;
   let state = (seed >>> 0) || 1;
   const random = () => {
@@ -45,11 +50,24 @@ export function samplePages(pages: number, budget: number, seed: number): number
     state >>>= 0;
     return state / 0x1_0000_0000;
   };
+  const runs = Math.max(1, Math.floor(budget / run));
   const out: number[] = [];
-  for (let i = 0; i < budget; i++) {
-    const from = Math.floor((i * pages) / budget);
-    const to = Math.floor(((i + 1) * pages) / budget);
-    out.push(from + Math.floor(random() * (to - from)));
+  for (let i = 0; i < runs; i++) {
+    const from = Math.floor((i * pages) / runs);
+    const to = Math.floor(((i + 1) * pages) / runs);
+    const start = from + Math.floor(random() * Math.max(1, to - from - run + 1));
+    for (let p = start; p < Math.min(start + run, to); p++) out.push(p);
+  }
+  return out;
+}
+
+/** Consecutive pages as [first, last + 1) ranges. */
+export function pageRanges(pages: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const p of pages) {
+    const last = out[out.length - 1];
+    if (last && last[1] === p) last[1] = p + 1;
+    else out.push([p, p + 1]);
   }
   return out;
 }
@@ -62,22 +80,35 @@ export function tidArray(pages: number[], maxTuplesPerPage: number): string {
 }
 
 /**
+ * How the sample reaches its pages: a whole relation by a plain scan; PostgreSQL 14+ one TID
+ * range scan per run ($2, $3 for the first); before 14, one TID scan over every possible
+ * tuple address of the pages ($2): slower, the same pages.
+ */
+export type SampleAccess = { kind: 'whole' } | { kind: 'ranges'; count: number } | { kind: 'tids' };
+
+/**
  * The sample query. Rows whose whole size stays under the TOAST threshold were never touched
  * by the toaster: pg_column_size of the row is then exactly its heap tuple length. Larger
  * rows come back with their varlena columns' stored sizes, and the toaster's moves are
  * replayed on them (bloat-model.ts), because a whole-row value is detoasted.
  */
-export function heapSampleSql(relation: string, columns: SampledColumn[], sampled: boolean, toast = false): string {
+export function heapSampleSql(relation: string, columns: SampledColumn[], access: SampleAccess, toast = false): string {
   const varlena = columns.filter((c) => c.length === -1).map((c) => `pg_column_size(t.${quoteIdent(c.name)})`);
-  const threshold = sampled ? '$2' : '$1';
   // A TOAST table has no row type: its tuple is a 24-byte header, two int4 and the chunk.
   const size = toast ? '(32 + pg_column_size(t.chunk_data))' : 'pg_column_size(t.*)';
-  const parts = toast ? 'NULL::int8[]' : `CASE WHEN ${size} > ${threshold}::int8 THEN ARRAY[${varlena.join(', ')}]::int8[] END`;
+  // (A chunk row is at most 2032 bytes at 8 kB, never over the threshold: parts stay NULL.)
+  const parts = `CASE WHEN ${size} > $1::int8 THEN ARRAY[${varlena.join(', ')}]::int8[] END`;
+  const scan = (where: string) => `SELECT ${size}::int8 AS sz, ${parts} AS parts FROM ONLY ${relation} t${where}`;
+  let rows: string[];
+  if (access.kind === 'whole') rows = [`  ${scan('')}`];
+  else if (access.kind === 'tids') rows = [`  ${scan(' WHERE t.ctid = ANY($2::tid[])')}`];
+  else {
+    rows = Array.from({ length: access.count }, (_, i) =>
+      `  ${i === 0 ? '' : 'UNION ALL '}${scan(` WHERE t.ctid >= $${2 * i + 2}::tid AND t.ctid < $${2 * i + 3}::tid`)}`);
+  }
   return [
     `WITH r AS (`,
-    `  SELECT ${size}::int8 AS sz,`,
-    `         ${parts} AS parts${toast ? `, ${threshold}::int8 AS unused` : ''}`,
-    `  FROM ONLY ${relation} t${sampled ? ' WHERE t.ctid = ANY($1::tid[])' : ''}`,
+    ...rows,
     `)`,
     `SELECT count(*) FILTER (WHERE parts IS NULL)::int8 AS n,`,
     `       coalesce(sum((sz + 7) / 8 * 8 + 4) FILTER (WHERE parts IS NULL), 0)::float8 AS bytes,`,
@@ -98,14 +129,28 @@ export interface HeapTarget {
   seed: number;
   /** A TOAST table (chunk_id, chunk_seq, chunk_data). */
   toast?: boolean;
+  /** server_version_num: TID range scans from 140000. */
+  serverVersion: number;
 }
 
 export async function measureHeap(client: pg.Client, t: HeapTarget, budget = SAMPLE_PAGES): Promise<HeapMeasure> {
   const pages = samplePages(t.pages, budget, t.seed);
   const threshold = toastTupleThreshold(t.blockSize);
-  const sql = heapSampleSql(t.relation, t.columns, pages !== null, t.toast === true);
   const maxTuples = Math.floor((t.blockSize - 24) / (24 + 4));
-  const params = pages === null ? [threshold] : [tidArray(pages, maxTuples), threshold];
+  let access: SampleAccess;
+  let params: (string | number)[];
+  if (pages === null) {
+    access = { kind: 'whole' };
+    params = [threshold];
+  } else if (t.serverVersion >= 140000) {
+    const ranges = pageRanges(pages);
+    access = { kind: 'ranges', count: ranges.length };
+    params = [threshold, ...ranges.flatMap(([a, b]) => [`(${a},0)`, `(${b},0)`])];
+  } else {
+    access = { kind: 'tids' };
+    params = [threshold, tidArray(pages, maxTuples)];
+  }
+  const sql = heapSampleSql(t.relation, t.columns, access, t.toast === true);
   const { rows } = await client.query<{ n: string; bytes: number; squares: number; toasted: number[][] }>(sql, params);
   const r = rows[0]!;
   const space: RowSpace = { rows: Number(r.n), bytes: r.bytes, squares: r.squares };

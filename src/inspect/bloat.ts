@@ -38,6 +38,7 @@ interface TableRow {
   fillfactor: number | null;
   toast_target: number | null;
   block_size: number;
+  version: number;
   readable: boolean;
   toast_readable: boolean;
   n_live_tup: string | null;
@@ -52,7 +53,7 @@ SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 A
        coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS toast_bytes,
        (SELECT substr(o, 12)::int FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%') AS fillfactor,
        (SELECT substr(o, 19)::int FROM unnest(c.reloptions) o WHERE o LIKE 'toast_tuple_target=%') AS toast_target,
-       current_setting('block_size')::int AS block_size,
+       current_setting('block_size')::int AS block_size, current_setting('server_version_num')::int AS version,
        -- With row_security = off a read that a policy would filter is an error: such a
        -- table is not sampled (the role neither bypasses RLS nor escapes it as owner).
        has_table_privilege(c.oid, 'SELECT') AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
@@ -102,6 +103,7 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       toastTarget: t.toast_target ?? 2032,
       blockSize,
       seed: oid,
+      serverVersion: t.version,
     });
     let toast: HeapMeasure | null = null;
     let toastMethod = '';
@@ -116,6 +118,7 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
           blockSize,
           seed: Number(t.toast_oid),
           toast: true,
+          serverVersion: t.version,
         });
         toastMethod = `, TOAST ${describeRead(toast, Math.floor(toastBytes / blockSize))}`;
       } else {

@@ -1,6 +1,6 @@
 /** The bloat estimate's arithmetic and its sample query, without a database. */
 import { describe, expect, it } from 'vitest';
-import { heapSampleSql, samplePages, tidArray } from '../../src/inspect/bloat-heap.js';
+import { heapSampleSql, pageRanges, samplePages, tidArray } from '../../src/inspect/bloat-heap.js';
 import {
   btreePagesNeeded, heapPagesNeeded, heapRowSpace, indexKeyBytes, maxHeapTuplesPerPage, toastedTupleLength, toastTupleThreshold,
 } from '../../src/inspect/bloat-model.js';
@@ -63,44 +63,63 @@ describe('btree arithmetic', () => {
 });
 
 describe('the page sample', () => {
-  it('reads small relations whole and one page per stratum of large ones, the same pages each time', () => {
+  it('reads small relations whole, and runs of 16 pages one per stratum of large ones, the same pages each time', () => {
     expect(samplePages(100, 1024, 7)).toBeNull();
-    const pages = samplePages(10_000, 100, 7)!;
-    expect(pages).toHaveLength(100);
-    pages.forEach((p, i) => {
-      expect(p).toBeGreaterThanOrEqual(i * 100);
-      expect(p).toBeLessThan((i + 1) * 100);
+    const pages = samplePages(10_000, 160, 7)!;
+    expect(pages).toHaveLength(160);
+    const ranges = pageRanges(pages);
+    expect(ranges).toHaveLength(10);
+    ranges.forEach(([from, to], i) => {
+      expect(to - from).toBe(16);
+      expect(from).toBeGreaterThanOrEqual(i * 1000);
+      expect(to).toBeLessThanOrEqual((i + 1) * 1000);
     });
-    expect(samplePages(10_000, 100, 7)).toEqual(pages);
-    expect(samplePages(10_000, 100, 8)).not.toEqual(pages);
+    expect(samplePages(10_000, 160, 7)).toEqual(pages);
+    expect(samplePages(10_000, 160, 8)).not.toEqual(pages);
   });
 
-  it('lists every tuple address of the pages', () => {
+  it('never reads past a stratum, even a short one', () => {
+    const pages = samplePages(1030, 1024, 3)!;
+    expect(pages.length).toBeLessThanOrEqual(1024);
+    expect(new Set(pages).size).toBe(pages.length);
+    expect(Math.max(...pages)).toBeLessThan(1030);
+  });
+
+  it('lists every tuple address of the pages, and merges consecutive pages into ranges', () => {
     expect(tidArray([3, 9], 2)).toBe('{"(3,1)","(3,2)","(9,1)","(9,2)"}');
+    expect(pageRanges([1, 2, 3, 7, 8, 10])).toEqual([[1, 4], [7, 9], [10, 11]]);
   });
 
-  it('builds the sample query, quoting names', () => {
-    expect(heapSampleSql('"Sch"."with""quote"', [{ name: 'id', length: 4 }, { name: 'Doc', length: -1 }, { name: 'select', length: -1 }], true)).toBe([
+  const columns = [{ name: 'id', length: 4 }, { name: 'Doc', length: -1 }, { name: 'select', length: -1 }];
+  const tail = [
+    ')',
+    'SELECT count(*) FILTER (WHERE parts IS NULL)::int8 AS n,',
+    '       coalesce(sum((sz + 7) / 8 * 8 + 4) FILTER (WHERE parts IS NULL), 0)::float8 AS bytes,',
+    '       coalesce(sum(((sz + 7) / 8 * 8 + 4)::float8 ^ 2) FILTER (WHERE parts IS NULL), 0)::float8 AS squares,',
+    "       coalesce((SELECT json_agg(parts) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted",
+    'FROM r',
+  ];
+  const row = 'SELECT pg_column_size(t.*)::int8 AS sz, CASE WHEN pg_column_size(t.*) > $1::int8 THEN ARRAY[pg_column_size(t."Doc"), pg_column_size(t."select")]::int8[] END AS parts FROM ONLY "Sch"."with""quote" t';
+
+  it('builds the sample query for each access, quoting names', () => {
+    expect(heapSampleSql('"Sch"."with""quote"', columns, { kind: 'whole' })).toBe(['WITH r AS (', `  ${row}`, ...tail].join('\n'));
+    expect(heapSampleSql('"Sch"."with""quote"', columns, { kind: 'tids' })).toBe(
+      ['WITH r AS (', `  ${row} WHERE t.ctid = ANY($2::tid[])`, ...tail].join('\n'),
+    );
+    expect(heapSampleSql('"Sch"."with""quote"', columns, { kind: 'ranges', count: 2 })).toBe([
       'WITH r AS (',
-      '  SELECT pg_column_size(t.*)::int8 AS sz,',
-      '         CASE WHEN pg_column_size(t.*) > $2::int8 THEN ARRAY[pg_column_size(t."Doc"), pg_column_size(t."select")]::int8[] END AS parts',
-      '  FROM ONLY "Sch"."with""quote" t WHERE t.ctid = ANY($1::tid[])',
-      ')',
-      'SELECT count(*) FILTER (WHERE parts IS NULL)::int8 AS n,',
-      '       coalesce(sum((sz + 7) / 8 * 8 + 4) FILTER (WHERE parts IS NULL), 0)::float8 AS bytes,',
-      '       coalesce(sum(((sz + 7) / 8 * 8 + 4)::float8 ^ 2) FILTER (WHERE parts IS NULL), 0)::float8 AS squares,',
-      "       coalesce((SELECT json_agg(parts) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted",
-      'FROM r',
+      `  ${row} WHERE t.ctid >= $2::tid AND t.ctid < $3::tid`,
+      `  UNION ALL ${row} WHERE t.ctid >= $4::tid AND t.ctid < $5::tid`,
+      ...tail,
     ].join('\n'));
   });
 
   it('builds the TOAST table query from its chunk sizes (a TOAST table has no row type)', () => {
-    const sql = heapSampleSql('"pg_toast"."pg_toast_1"', [], false, true);
-    expect(sql.split('\n').slice(0, 4)).toEqual([
+    const toast = [{ name: 'chunk_id', length: 4 }, { name: 'chunk_seq', length: 4 }, { name: 'chunk_data', length: -1 }];
+    expect(heapSampleSql('"pg_toast"."pg_toast_1"', toast, { kind: 'whole' }, true).split('\n').slice(0, 2)).toEqual([
       'WITH r AS (',
-      '  SELECT (32 + pg_column_size(t.chunk_data))::int8 AS sz,',
-      '         NULL::int8[] AS parts, $1::int8 AS unused',
-      '  FROM ONLY "pg_toast"."pg_toast_1" t',
+      '  SELECT (32 + pg_column_size(t.chunk_data))::int8 AS sz, CASE WHEN (32 + pg_column_size(t.chunk_data)) > $1::int8 ' +
+        'THEN ARRAY[pg_column_size(t."chunk_data")]::int8[] END AS parts FROM ONLY "pg_toast"."pg_toast_1" t',
     ]);
   });
 });

@@ -54,13 +54,6 @@ export const commands: CommandSpec[] = [
     },
   },
   {
-    name: 'show_bloat',
-    describe: 'per selected table and its indexes: size, estimated bloat, what a repack gives back, vacuums, dead tuples, whether rpcl can repack it (read-only)',
-    pidFile: false,
-    json: true,
-    run: (rt, args) => showBloat(rt, args.json === true),
-  },
-  {
     name: 'create_schema',
     describe: "install rpcl's helper schema in each selected connection's database (a second run only warns)",
     pidFile: true,
@@ -151,6 +144,13 @@ export const commands: CommandSpec[] = [
     pidFile: false,
     json: true,
     run: (rt, args) => statusCommand(rt, args.json === true),
+  },
+  {
+    name: 'show_bloat',
+    describe: 'per selected table and its indexes: size, estimated bloat, what a repack gives back, vacuums, dead tuples, whether rpcl can repack it (read-only)',
+    pidFile: false,
+    json: true,
+    run: (rt, args) => showBloat(rt, args.json === true),
   },
   {
     name: 'pause_repack',

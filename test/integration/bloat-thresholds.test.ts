@@ -29,6 +29,12 @@ useTestDatabase('thresholds', async (d, s) => {
     INSERT INTO "Thr Sch"."with""quote" SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 30000) g;
     CREATE TABLE other."Fresh One" (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off);
     INSERT INTO other."Fresh One" SELECT g, 'v' || g FROM generate_series(1, 5000) g;
+    CREATE TABLE other.parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+    CREATE TABLE other.parted_bloated PARTITION OF other.parted FOR VALUES FROM (0) TO (100000) WITH (autovacuum_enabled = off);
+    CREATE TABLE other.parted_fresh PARTITION OF other.parted FOR VALUES FROM (100000) TO (200000) WITH (autovacuum_enabled = off);
+    INSERT INTO other.parted SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 20000) g;
+    INSERT INTO other.parted SELECT g, repeat(md5(g::text), 2) FROM generate_series(100000, 120000) g;
+    DELETE FROM other.parted WHERE id < 100000 AND id % 4 <> 0;
     ANALYZE`);
 });
 
@@ -93,6 +99,19 @@ describe('bloat thresholds', () => {
     expect(r.stdout).toMatch(/1\. "Thr Sch"\."Bloated": .*\n {3}bloat \(sample\) {3}[\d.]+ (kB|MB) of [\d.]+ (kB|MB) reclaimable \((\d+)\.\d%\); page sample: heap all \d+ pages/);
     expect(r.stdout).toMatch(/2\. other\."Fresh One": /);
     expect(r.stdout).not.toMatch(/\d\. "Thr Sch"\."with""quote": /);
+    expect(await catalog()).toBe(before);
+  });
+
+  it("applies the thresholds to a named partitioned table's leaves (only a table named itself escapes them)", async () => {
+    const before = await catalog();
+    const home = makeHome();
+    writeConfig(home, 'default', connectionConfig(db, ['tables = ["other.parted"]', 'min_bloat_ratio = 0.2']));
+    const r = await runCli(['repack_tables', '--dry-run'], { home });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/-\. other\.parted_fresh: skipped, below the bloat thresholds \(\d+\.\d% < min_bloat_ratio 20\.0%\): .* reclaimable/);
+    expect(r.stdout).toMatch(/1\. other\.parted_bloated: /);
+    expect(r.stdout).not.toMatch(/\d\. other\.parted_fresh: /);
+    expect(r.stdout).not.toMatch(/note: /);
     expect(await catalog()).toBe(before);
   });
 

@@ -46,6 +46,14 @@ const SHAPES: Shape[] = [
     ],
   },
   {
+    name: 'toast_mixed', what: '1-40 kB documents, part compressible, some inline; a third rewritten',
+    setup: (s) => [
+      `CREATE TABLE toast_mixed (id int4 PRIMARY KEY, doc text, note text) WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off)`,
+      `INSERT INTO toast_mixed SELECT g, (SELECT string_agg(CASE WHEN x % 3 = 0 THEN md5(x::text || random()::text) ELSE 'lorem ipsum dolor ' END, '') FROM generate_series(1, 60 + (g * 37) % 2200) x), repeat('n', g % 300) FROM generate_series(1, ${s(6_000)}) g`,
+      `UPDATE toast_mixed SET doc = doc || 'changed' WHERE id % 3 = 0`,
+    ],
+  },
+  {
     name: 'fillfactor70', what: 'fillfactor 70, 120-byte rows, 10% updated (HOT, kept space)',
     setup: (s) => [
       `CREATE TABLE fillfactor70 (id int4 PRIMARY KEY, v text) WITH (fillfactor = 70, autovacuum_enabled = off)`,

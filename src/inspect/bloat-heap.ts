@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { quoteIdent } from '../db/ident.js';
-import { heapPagesNeeded, heapRowSpace, toastedTupleLength, toastTupleThreshold, type RowSpace } from './bloat-model.js';
+import { heapRowSpace, packPages, toastChunkSpaces, toastedRow, toastTupleThreshold } from './bloat-model.js';
 
 /** Pages read per relation at most; smaller relations are read whole. 8 MB at 8 kB pages. */
 export const SAMPLE_PAGES = 1024;
@@ -25,6 +25,11 @@ export interface HeapMeasure {
   pagesRead: number;
   /** True when every page was read. */
   whole: boolean;
+  /**
+   * Pages the TOAST table needs for the values these rows moved there, TOASTed afresh in row
+   * order as a rewrite does (their stored sizes are in the TOAST pointers), scaled like the rows.
+   */
+  toastPages: number;
 }
 
 /** Consecutive pages read together: a TID range scan each (PostgreSQL 14+). */
@@ -98,7 +103,11 @@ export function heapSampleSql(relation: string, columns: SampledColumn[], access
   const size = toast ? '(32 + pg_column_size(t.chunk_data))' : 'pg_column_size(t.*)';
   // (A chunk row is at most 2032 bytes at 8 kB, never over the threshold: parts stay NULL.)
   const parts = `CASE WHEN ${size} > $1::int8 THEN ARRAY[${varlena.join(', ')}]::int8[] END`;
-  const scan = (where: string) => `SELECT ${size}::int8 AS sz, ${parts} AS parts FROM ONLY ${relation} t${where}`;
+  // The order a rewrite writes the rows in: a heap's physical order (the copy reads it so); a
+  // TOAST table's rows value by value, chunk after chunk (the copy TOASTs each row's values
+  // afresh), which its physical order is not once inserts have reused free space.
+  const order = toast ? '(t.chunk_id::int8 * 4294967296 + t.chunk_seq)' : 't.ctid';
+  const scan = (where: string) => `SELECT ${order} AS c, ${size}::int8 AS sz, ${parts} AS parts FROM ONLY ${relation} t${where}`;
   let rows: string[];
   if (access.kind === 'whole') rows = [`  ${scan('')}`];
   else if (access.kind === 'tids') rows = [`  ${scan(' WHERE t.ctid = ANY($2::tid[])')}`];
@@ -110,10 +119,10 @@ export function heapSampleSql(relation: string, columns: SampledColumn[], access
     `WITH r AS (`,
     ...rows,
     `)`,
-    `SELECT count(*) FILTER (WHERE parts IS NULL)::int8 AS n,`,
-    `       coalesce(sum((sz + 7) / 8 * 8 + 4) FILTER (WHERE parts IS NULL), 0)::float8 AS bytes,`,
-    `       coalesce(sum(((sz + 7) / 8 * 8 + 4)::float8 ^ 2) FILTER (WHERE parts IS NULL), 0)::float8 AS squares,`,
-    `       coalesce((SELECT json_agg(parts) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted`,
+    // In physical order: what each row takes on a page (aligned tuple and line pointer), -1
+    // for a row the toaster worked on, whose column sizes follow in the same order.
+    `SELECT coalesce(array_agg(CASE WHEN parts IS NULL THEN (sz + 7) / 8 * 8 + 4 ELSE -1 END ORDER BY c), '{}') AS spaces,`,
+    `       coalesce((SELECT json_agg(parts ORDER BY c) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted`,
     `FROM r`,
   ].join('\n');
 }
@@ -151,22 +160,24 @@ export async function measureHeap(client: pg.Client, t: HeapTarget, budget = SAM
     params = [threshold, tidArray(pages, maxTuples)];
   }
   const sql = heapSampleSql(t.relation, t.columns, access, t.toast === true);
-  const { rows } = await client.query<{ n: string; bytes: number; squares: number; toasted: number[][] }>(sql, params);
+  const { rows } = await client.query<{ spaces: string[]; toasted: number[][] }>(sql, params);
   const r = rows[0]!;
-  const space: RowSpace = { rows: Number(r.n), bytes: r.bytes, squares: r.squares };
   const fixed = t.columns.filter((c) => c.length > 0).reduce((a, c) => a + c.length, 0);
-  for (const parts of r.toasted) {
-    const s = heapRowSpace(toastedTupleLength(fixed, parts.map(Number), t.toastTarget));
-    space.rows += 1;
-    space.bytes += s;
-    space.squares += s * s;
-  }
+  let next = 0;
+  const chunks: number[] = [];
+  const spaces = r.spaces.map((v) => {
+    const n = Number(v);
+    if (n >= 0) return n;
+    const row = toastedRow(fixed, r.toasted[next++]!.map(Number), t.toastTarget);
+    for (const value of row.external) chunks.push(...toastChunkSpaces(value, t.blockSize));
+    return heapRowSpace(row.length);
+  });
   const pagesRead = pages === null ? t.pages : pages.length;
   const scale = pages === null || pages.length === 0 ? 1 : t.pages / pages.length;
-  const whole: RowSpace = { rows: space.rows * scale, bytes: space.bytes * scale, squares: space.squares * scale };
   return {
-    liveRows: Math.round(whole.rows),
-    neededPages: heapPagesNeeded(whole, t.fillfactor, t.blockSize),
+    liveRows: Math.round(spaces.length * scale),
+    neededPages: Math.ceil(packPages(spaces, t.fillfactor, t.blockSize) * scale),
+    toastPages: Math.ceil(packPages(chunks, 100, t.blockSize) * scale),
     pagesRead,
     whole: pages === null,
   };

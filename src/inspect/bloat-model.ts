@@ -28,19 +28,41 @@ export function toastTupleThreshold(blockSize: number): number {
 }
 
 /**
- * The heap tuple length of a row the toaster worked on, from its column sizes as stored
- * (pg_column_size: compressed size for compressed values, the TOAST size for moved ones).
- * The toaster first compresses, then moves the largest values out until the tuple fits the
- * target: replayed here on the stored sizes.
+ * A row the toaster worked on, from its column sizes as stored (pg_column_size: compressed size
+ * for compressed values, the stored TOAST size for moved ones): its heap tuple length, and the
+ * values it moved to TOAST. The toaster first compresses, then moves the largest values out
+ * until the tuple fits the target: replayed here on the stored sizes.
  */
-export function toastedTupleLength(fixedBytes: number, varlenaSizes: number[], target: number): number {
+export function toastedRow(fixedBytes: number, varlenaSizes: number[], target: number): { length: number; external: number[] } {
   const sizes = [...varlenaSizes].sort((a, b) => b - a);
   let total = maxAlign(HEAP_TUPLE_HEADER) + fixedBytes + sizes.reduce((a, b) => a + b, 0);
+  const external: number[] = [];
   for (let i = 0; i < sizes.length && total > target; i++) {
     if (sizes[i]! <= TOAST_POINTER_BYTES) break;
     total -= sizes[i]! - TOAST_POINTER_BYTES;
+    external.push(sizes[i]!);
   }
-  return total;
+  return { length: total, external };
+}
+
+export function toastedTupleLength(fixedBytes: number, varlenaSizes: number[], target: number): number {
+  return toastedRow(fixedBytes, varlenaSizes, target).length;
+}
+
+/** TOAST_MAX_CHUNK_SIZE: 1996 at 8 kB. */
+export function toastChunkSize(blockSize: number): number {
+  return toastTupleThreshold(blockSize) - maxAlign(HEAP_TUPLE_HEADER) - 4 - 4 - 4;
+}
+
+/**
+ * The TOAST rows a value of `bytes` stored bytes becomes (toast_save_datum: full chunks, then
+ * the rest), each as the space it takes on a page: header, chunk_id, chunk_seq, the chunk.
+ */
+export function toastChunkSpaces(bytes: number, blockSize: number): number[] {
+  const chunk = toastChunkSize(blockSize);
+  const out: number[] = [];
+  for (let left = bytes; left > 0; left -= chunk) out.push(heapRowSpace(maxAlign(HEAP_TUPLE_HEADER) + 4 + 4 + 4 + Math.min(chunk, left)));
+  return out;
 }
 
 /** What one row costs on a page: its aligned tuple and its line pointer. */
@@ -48,29 +70,32 @@ export function heapRowSpace(tupleLength: number): number {
   return maxAlign(tupleLength) + LINE_POINTER;
 }
 
-export interface RowSpace {
-  rows: number;
-  /** Sum of heapRowSpace over the rows. */
-  bytes: number;
-  /** Sum of squares, for the spread of row sizes. */
-  squares: number;
-}
-
 /**
- * Pages an INSERT-filled heap needs: a row goes on the current page while the page keeps the
- * fillfactor's free space (RelationGetBufferForTuple). Rows of one size fill each page with
- * floor(capacity / size) rows; rows of mixed sizes leave half a row on average.
+ * Pages a rewrite fills with these rows, in this order (each a heapRowSpace): a row goes on the
+ * current page while the page keeps the fillfactor's free space, else on a new page, as
+ * VACUUM FULL's rewrite does (rewriteheap.c) and as an INSERT into a new table does until the
+ * free space map offers an earlier page. Replaying the order keeps the patterns that leave
+ * space on every page whatever the rewrite (a TOASTed value's three full chunks and a small one).
+ * Fractional: the last page counts by its share used.
  */
-export function heapPagesNeeded(space: RowSpace, fillfactor: number, blockSize: number): number {
-  if (space.rows <= 0 || space.bytes <= 0) return 0;
+export function packPages(spaces: Iterable<number>, fillfactor: number, blockSize: number): number {
   const save = Math.floor((blockSize * (100 - fillfactor)) / 100);
   const capacity = blockSize - PAGE_HEADER - save;
-  const mean = space.bytes / space.rows;
-  const variance = Math.max(0, space.squares / space.rows - mean * mean);
-  const uniform = Math.sqrt(variance) < 0.05 * mean;
-  let perPage = uniform ? Math.floor(capacity / mean) : capacity / mean - 0.5;
-  perPage = Math.min(maxHeapTuplesPerPage(blockSize), Math.max(1, perPage));
-  return Math.ceil(space.rows / perPage);
+  const maxTuples = maxHeapTuplesPerPage(blockSize);
+  let pages = 0;
+  let free = 0;
+  let count = 0;
+  for (const s of spaces) {
+    if (pages === 0 || s > free || count >= maxTuples) {
+      pages++;
+      free = capacity;
+      count = 0;
+    }
+    free -= s;
+    count++;
+  }
+  // The last page counts by what it holds: a sample's last page is not the table's.
+  return pages === 0 ? 0 : pages - Math.max(0, free) / capacity;
 }
 
 export interface BtreeColumn {

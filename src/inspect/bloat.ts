@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { quoteQualified } from '../db/ident.js';
-import { measureHeap, SAMPLE_PAGES, type HeapMeasure, type SampledColumn } from './bloat-heap.js';
+import { measureHeap, SAMPLE_PAGES, type HeapMeasure } from './bloat-heap.js';
 import { TOAST_POINTER_BYTES } from './bloat-model.js';
 
 export { estimateIndexBloat } from './bloat-index.js';
@@ -32,15 +32,12 @@ interface TableRow {
   nspname: string;
   relname: string;
   heap_bytes: string;
-  toast_oid: string | null;
-  toast_name: string | null;
   toast_bytes: string;
   fillfactor: number | null;
   toast_target: number | null;
   block_size: number;
   version: number;
   readable: boolean;
-  toast_readable: boolean;
   n_live_tup: string | null;
   n_dead_tup: string | null;
   reltuples: number;
@@ -49,7 +46,6 @@ interface TableRow {
 
 const TABLES_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 AS heap_bytes,
-       nullif(c.reltoastrelid, 0)::int8 AS toast_oid, (SELECT x.relname FROM pg_class x WHERE x.oid = c.reltoastrelid) AS toast_name,
        coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS toast_bytes,
        (SELECT substr(o, 12)::int FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%') AS fillfactor,
        (SELECT substr(o, 19)::int FROM unnest(c.reloptions) o WHERE o LIKE 'toast_tuple_target=%') AS toast_target,
@@ -58,8 +54,6 @@ SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 A
        -- table is not sampled (the role neither bypasses RLS nor escapes it as owner).
        has_table_privilege(c.oid, 'SELECT') AND (NOT c.relrowsecurity OR r.rolsuper OR r.rolbypassrls
          OR (NOT c.relforcerowsecurity AND pg_has_role(c.relowner, 'USAGE'))) AS readable,
-       c.reltoastrelid <> 0 AND has_schema_privilege('pg_toast', 'USAGE')
-         AND has_table_privilege(nullif(c.reltoastrelid, 0), 'SELECT') AS toast_readable,
        s.n_live_tup::int8, s.n_dead_tup::int8, c.reltuples::float8 AS reltuples,
        (SELECT coalesce(json_agg(json_build_object('name', a.attname, 'length', a.attlen) ORDER BY a.attnum), '[]'::json)
           FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
@@ -68,13 +62,6 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_roles r ON r.rolname = current_user
 LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'm', 't')`;
-
-/** The TOAST table's own columns: chunk_id oid, chunk_seq int4, chunk_data bytea. */
-const TOAST_COLUMNS: SampledColumn[] = [
-  { name: 'chunk_id', length: 4 },
-  { name: 'chunk_seq', length: 4 },
-  { name: 'chunk_data', length: -1 },
-];
 
 function share(part: number, whole: number): number | null {
   return whole > 0 ? part / whole : null;
@@ -105,28 +92,13 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       seed: oid,
       serverVersion: t.version,
     });
-    let toast: HeapMeasure | null = null;
-    let toastMethod = '';
-    if (t.toast_oid !== null && toastBytes > 0) {
-      if (t.toast_readable) {
-        toast = await measureHeap(client, {
-          relation: quoteQualified({ schema: 'pg_toast', name: t.toast_name! }),
-          columns: TOAST_COLUMNS,
-          pages: Math.floor(toastBytes / blockSize),
-          fillfactor: 100,
-          toastTarget: 2032,
-          blockSize,
-          seed: Number(t.toast_oid),
-          toast: true,
-          serverVersion: t.version,
-        });
-        toastMethod = `, TOAST ${describeRead(toast, Math.floor(toastBytes / blockSize))}`;
-      } else {
-        toastMethod = ', TOAST not readable by this role: counted as needed whole';
-      }
-    }
+    // The TOAST table is measured through the live rows: each TOAST pointer carries its value's
+    // exact stored size, and a rewrite TOASTs the values afresh, row after row, into chunks
+    // (bloat-model.ts). Sampling the TOAST table's own pages would see the live chunks but not
+    // which value they belong to, and a rewrite's layout depends on that.
+    const toastMethod = toastBytes > 0 ? `, TOAST ${Math.floor(toastBytes / blockSize)} pages through the rows' TOAST pointers` : '';
     const neededHeap = heap.neededPages * blockSize;
-    const neededToast = toast === null ? toastBytes : toast.neededPages * blockSize;
+    const neededToast = heap.toastPages * blockSize;
     const reclaimable = Math.max(0, heapBytes - neededHeap) + Math.max(0, toastBytes - neededToast);
     out.set(oid, {
       oid,
@@ -134,7 +106,7 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       bytes,
       reclaimableBytes: reclaimable,
       ratio: share(reclaimable, bytes),
-      pagesRead: heap.pagesRead + (toast?.pagesRead ?? 0),
+      pagesRead: heap.pagesRead,
       method: `page sample: heap ${describeRead(heap, Math.floor(heapBytes / blockSize))}${toastMethod}` +
         `${(t.fillfactor ?? 100) < 100 ? `, fillfactor ${t.fillfactor} kept` : ''}`,
       liveRows: heap.liveRows,

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { heapSampleSql, pageRanges, samplePages, tidArray } from '../../src/inspect/bloat-heap.js';
 import {
-  btreePagesNeeded, heapPagesNeeded, heapRowSpace, indexKeyBytes, maxHeapTuplesPerPage, toastedTupleLength, toastTupleThreshold,
+  btreePagesNeeded, heapRowSpace, packPages, toastChunkSpaces, toastedRow, indexKeyBytes, maxHeapTuplesPerPage, toastedTupleLength, toastTupleThreshold,
 } from '../../src/inspect/bloat-model.js';
 
 describe('heap arithmetic', () => {
@@ -12,23 +12,39 @@ describe('heap arithmetic', () => {
     expect(heapRowSpace(33)).toBe(44);
   });
 
-  it('fills pages with whole rows of one size, keeping the fillfactor free', () => {
+  const pages = (spaces: number[], ff = 100) => Math.ceil(packPages(spaces, ff, 8192));
+
+  it('fills pages with whole rows, keeping the fillfactor free', () => {
     // 100-byte rows (104 aligned + 4): 8168 / 108 = 75 a page.
-    expect(heapPagesNeeded({ rows: 7500, bytes: 7500 * 108, squares: 7500 * 108 * 108 }, 100, 8192)).toBe(100);
+    expect(pages(Array(7500).fill(108))).toBe(100);
+    expect(pages(Array(7501).fill(108))).toBe(101);
     // fillfactor 50 keeps 4096 bytes: 4072 / 108 = 37 a page.
-    expect(heapPagesNeeded({ rows: 3700, bytes: 3700 * 108, squares: 3700 * 108 * 108 }, 50, 8192)).toBe(100);
-    expect(heapPagesNeeded({ rows: 0, bytes: 0, squares: 0 }, 100, 8192)).toBe(0);
+    expect(pages(Array(3700).fill(108), 50)).toBe(100);
+    expect(pages([])).toBe(0);
   });
 
   it('caps tiny rows at MaxHeapTuplesPerPage', () => {
-    expect(heapPagesNeeded({ rows: 2910, bytes: 2910 * 28, squares: 2910 * 28 * 28 }, 100, 8192)).toBe(10);
+    expect(pages(Array(2910).fill(28))).toBe(10);
   });
 
-  it('loses half a row a page on mixed sizes', () => {
-    // Rows of 100 and 300 bytes alternating: mean 200, 8168 / 200 - 0.5 = 40.34 a page.
-    const rows = 4034;
-    const space = { rows, bytes: rows * 200, squares: (rows / 2) * (100 * 100 + 300 * 300) };
-    expect(heapPagesNeeded(space, 100, 8192)).toBe(100);
+  it('keeps the order: three full TOAST chunks and a small one leave the same gap on every page', () => {
+    const chunk = 2032 + 4;
+    const value = [chunk, chunk, chunk, 452];
+    // Each page takes 3 full chunks and the small one (6560 bytes); the next full chunk does not fit.
+    expect(pages(Array(100).fill(value).flat())).toBe(100);
+    // The same sizes sorted would pack tighter: order matters.
+    expect(pages(Array(100).fill(value).flat().sort((a, b) => a - b))).toBeLessThan(100);
+  });
+
+  it('cuts a TOASTed value into chunks as toast_save_datum does, and says which values the toaster moved', () => {
+    // 16000 bytes: 8 chunks of 1996 (rows of 2032 bytes) and one of 32 (68, aligned 72).
+    expect(toastChunkSpaces(16000, 8192)).toEqual([...Array(8).fill(2036), 76]);
+    expect(toastChunkSpaces(0, 8192)).toEqual([]);
+    expect(toastedRow(8, [10, 5000, 3000], 2032)).toEqual({ length: 24 + 8 + 10 + 18 + 18, external: [5000, 3000] });
+  });
+
+  it('counts a last page by its share used', () => {
+    expect(packPages([4084], 100, 8192)).toBeCloseTo(0.5, 5);
   });
 
   it('replays the toaster: largest values out to 18-byte pointers until the row fits', () => {
@@ -93,13 +109,11 @@ describe('the page sample', () => {
   const columns = [{ name: 'id', length: 4 }, { name: 'Doc', length: -1 }, { name: 'select', length: -1 }];
   const tail = [
     ')',
-    'SELECT count(*) FILTER (WHERE parts IS NULL)::int8 AS n,',
-    '       coalesce(sum((sz + 7) / 8 * 8 + 4) FILTER (WHERE parts IS NULL), 0)::float8 AS bytes,',
-    '       coalesce(sum(((sz + 7) / 8 * 8 + 4)::float8 ^ 2) FILTER (WHERE parts IS NULL), 0)::float8 AS squares,',
-    "       coalesce((SELECT json_agg(parts) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted",
+    "SELECT coalesce(array_agg(CASE WHEN parts IS NULL THEN (sz + 7) / 8 * 8 + 4 ELSE -1 END ORDER BY c), '{}') AS spaces,",
+    "       coalesce((SELECT json_agg(parts ORDER BY c) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted",
     'FROM r',
   ];
-  const row = 'SELECT pg_column_size(t.*)::int8 AS sz, CASE WHEN pg_column_size(t.*) > $1::int8 THEN ARRAY[pg_column_size(t."Doc"), pg_column_size(t."select")]::int8[] END AS parts FROM ONLY "Sch"."with""quote" t';
+  const row = 'SELECT t.ctid AS c, pg_column_size(t.*)::int8 AS sz, CASE WHEN pg_column_size(t.*) > $1::int8 THEN ARRAY[pg_column_size(t."Doc"), pg_column_size(t."select")]::int8[] END AS parts FROM ONLY "Sch"."with""quote" t';
 
   it('builds the sample query for each access, quoting names', () => {
     expect(heapSampleSql('"Sch"."with""quote"', columns, { kind: 'whole' })).toBe(['WITH r AS (', `  ${row}`, ...tail].join('\n'));
@@ -118,7 +132,7 @@ describe('the page sample', () => {
     const toast = [{ name: 'chunk_id', length: 4 }, { name: 'chunk_seq', length: 4 }, { name: 'chunk_data', length: -1 }];
     expect(heapSampleSql('"pg_toast"."pg_toast_1"', toast, { kind: 'whole' }, true).split('\n').slice(0, 2)).toEqual([
       'WITH r AS (',
-      '  SELECT (32 + pg_column_size(t.chunk_data))::int8 AS sz, CASE WHEN (32 + pg_column_size(t.chunk_data)) > $1::int8 ' +
+      '  SELECT (t.chunk_id::int8 * 4294967296 + t.chunk_seq) AS c, (32 + pg_column_size(t.chunk_data))::int8 AS sz, CASE WHEN (32 + pg_column_size(t.chunk_data)) > $1::int8 ' +
         'THEN ARRAY[pg_column_size(t."chunk_data")]::int8[] END AS parts FROM ONLY "pg_toast"."pg_toast_1" t',
     ]);
   });

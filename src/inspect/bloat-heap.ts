@@ -30,6 +30,8 @@ export interface HeapMeasure {
    * order as a rewrite does (their stored sizes are in the TOAST pointers), scaled like the rows.
    */
   toastPages: number;
+  /** Per index OID (keys of HeapTarget). */
+  keys: Map<number, KeyMeasure>;
 }
 
 /** Consecutive pages read together: a TID range scan each (PostgreSQL 14+). */
@@ -96,18 +98,22 @@ export type SampleAccess = { kind: 'whole' } | { kind: 'ranges'; count: number }
  * by the toaster: pg_column_size of the row is then exactly its heap tuple length. Larger
  * rows come back with their varlena columns' stored sizes, and the toaster's moves are
  * replayed on them (bloat-model.ts), because a whole-row value is detoasted.
+ *
+ * Each btree index's entry for the row is measured too (a key sample): its key columns or
+ * expressions, as the server prints them, formed into a row value, whose size is the index
+ * tuple's but for the header (24 bytes against 8, or 16 with a null bitmap); rows outside a
+ * partial index's predicate have none.
  */
-export function heapSampleSql(relation: string, columns: SampledColumn[], access: SampleAccess, toast = false): string {
+export function heapSampleSql(relation: string, columns: SampledColumn[], access: SampleAccess, keys: IndexKeySample[] = []): string {
   const varlena = columns.filter((c) => c.length === -1).map((c) => `pg_column_size(t.${quoteIdent(c.name)})`);
-  // A TOAST table has no row type: its tuple is a 24-byte header, two int4 and the chunk.
-  const size = toast ? '(32 + pg_column_size(t.chunk_data))' : 'pg_column_size(t.*)';
-  // (A chunk row is at most 2032 bytes at 8 kB, never over the threshold: parts stay NULL.)
-  const parts = `CASE WHEN ${size} > $1::int8 THEN ARRAY[${varlena.join(', ')}]::int8[] END`;
-  // The order a rewrite writes the rows in: a heap's physical order (the copy reads it so); a
-  // TOAST table's rows value by value, chunk after chunk (the copy TOASTs each row's values
-  // afresh), which its physical order is not once inserts have reused free space.
-  const order = toast ? '(t.chunk_id::int8 * 4294967296 + t.chunk_seq)' : 't.ctid';
-  const scan = (where: string) => `SELECT ${order} AS c, ${size}::int8 AS sz, ${parts} AS parts FROM ONLY ${relation} t${where}`;
+  const parts = `CASE WHEN pg_column_size(t.*) > $1::int8 THEN ARRAY[${varlena.join(', ')}]::int8[] END`;
+  const entries = keys.map((k, i) => {
+    const nulls = k.expressions.map((e) => `(${e}) IS NULL`).join(' OR ');
+    const size = `pg_column_size(ROW(${k.expressions.join(', ')})) - CASE WHEN ${nulls} THEN 8 ELSE 16 END`;
+    return `, CASE WHEN ${k.predicate === null ? 'true' : `(${k.predicate})`} THEN ${size} END AS k${i}`;
+  }).join('');
+  // A heap's physical order: the order a rewrite writes the rows in (the copy reads it so).
+  const scan = (where: string) => `SELECT t.ctid AS c, pg_column_size(t.*)::int8 AS sz, ${parts} AS parts${entries} FROM ONLY ${relation} t${where}`;
   let rows: string[];
   if (access.kind === 'whole') rows = [`  ${scan('')}`];
   else if (access.kind === 'tids') rows = [`  ${scan(' WHERE t.ctid = ANY($2::tid[])')}`];
@@ -122,9 +128,23 @@ export function heapSampleSql(relation: string, columns: SampledColumn[], access
     // In physical order: what each row takes on a page (aligned tuple and line pointer), -1
     // for a row the toaster worked on, whose column sizes follow in the same order.
     `SELECT coalesce(array_agg(CASE WHEN parts IS NULL THEN (sz + 7) / 8 * 8 + 4 ELSE -1 END ORDER BY c), '{}') AS spaces,`,
-    `       coalesce((SELECT json_agg(parts ORDER BY c) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted`,
+    `       coalesce((SELECT json_agg(parts ORDER BY c) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted` +
+      keys.map((_, i) => `,\n       count(k${i})::int8 AS k${i}_rows, coalesce(sum((k${i} + 7) / 8 * 8 + 4), 0)::float8 AS k${i}_bytes`).join(''),
     `FROM r`,
   ].join('\n');
+}
+
+/** A btree index's entry, as SQL over the table's row `t`: from pg_get_indexdef and pg_get_expr. */
+export interface IndexKeySample {
+  oid: number;
+  expressions: string[];
+  predicate: string | null;
+}
+
+/** Entries the sampled rows give an index, and the space they take on its leaves, scaled to the table. */
+export interface KeyMeasure {
+  entries: number;
+  bytes: number;
 }
 
 export interface HeapTarget {
@@ -136,8 +156,8 @@ export interface HeapTarget {
   toastTarget: number;
   blockSize: number;
   seed: number;
-  /** A TOAST table (chunk_id, chunk_seq, chunk_data). */
-  toast?: boolean;
+  /** The table's btree indexes whose entries are measured on the same rows. */
+  keys?: IndexKeySample[];
   /** server_version_num: TID range scans from 140000. */
   serverVersion: number;
 }
@@ -159,8 +179,9 @@ export async function measureHeap(client: pg.Client, t: HeapTarget, budget = SAM
     access = { kind: 'tids' };
     params = [threshold, tidArray(pages, maxTuples)];
   }
-  const sql = heapSampleSql(t.relation, t.columns, access, t.toast === true);
-  const { rows } = await client.query<{ spaces: string[]; toasted: number[][] }>(sql, params);
+  const keys = t.keys ?? [];
+  const sql = heapSampleSql(t.relation, t.columns, access, keys);
+  const { rows } = await client.query<{ spaces: string[]; toasted: number[][] } & Record<string, string | number>>(sql, params);
   const r = rows[0]!;
   const fixed = t.columns.filter((c) => c.length > 0).reduce((a, c) => a + c.length, 0);
   let next = 0;
@@ -178,6 +199,7 @@ export async function measureHeap(client: pg.Client, t: HeapTarget, budget = SAM
     liveRows: Math.round(spaces.length * scale),
     neededPages: Math.ceil(packPages(spaces, t.fillfactor, t.blockSize) * scale),
     toastPages: Math.ceil(packPages(chunks, 100, t.blockSize) * scale),
+    keys: new Map(keys.map((k, i) => [k.oid, { entries: Number(r[`k${i}_rows`]) * scale, bytes: Number(r[`k${i}_bytes`]) * scale }])),
     pagesRead,
     whole: pages === null,
   };

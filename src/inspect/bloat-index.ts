@@ -108,19 +108,20 @@ export async function estimateIndexBloat(
       out.set(oid, unknown(`${r.amname} index, only btree indexes are estimated`));
       continue;
     }
+    const sampled = tables?.get(Number(r.table_oid))?.keys?.get(oid);
     const missing = r.columns.filter((c) => c.typlen < 0 && c.avg_width === null).map((c) => c.name);
-    if (missing.length > 0) {
+    if (missing.length > 0 && sampled === undefined) {
       out.set(oid, unknown(`no statistics for ${missing.join(', ')} (ANALYZE the table, or the role may not read it)`));
       continue;
     }
     const measured = tables?.get(Number(r.table_oid))?.liveRows ?? null;
     const tableRows = measured ?? (r.n_live_tup !== null && Number(r.n_live_tup) > 0 ? Number(r.n_live_tup) : Math.max(0, r.table_tuples));
     // A partial index holds a share of the rows that only its own reltuples tells.
-    const entries = r.partial
+    const entries = sampled !== undefined ? sampled.entries : r.partial
       ? r.table_tuples > 0 ? tableRows * Math.min(1, Math.max(0, r.index_tuples) / r.table_tuples) : Math.max(0, r.index_tuples)
       : tableRows;
     const columns: BtreeColumn[] = r.columns.map((c) => ({
-      width: c.typlen > 0 ? c.typlen : c.avg_width!,
+      width: c.typlen > 0 ? c.typlen : c.avg_width ?? 0,
       typlen: c.typlen,
       typalign: c.typalign,
       nullFraction: c.null_frac ?? 0,
@@ -130,11 +131,16 @@ export async function estimateIndexBloat(
       const each = r.columns.map((c) => distinctOf(c, entries));
       distinct = each.some((d) => d === null) ? null : Math.min(entries, each.reduce((a, b) => a! * b!, 1)!);
     }
-    const pages = btreePagesNeeded({ rows: entries, columns, distinctKeys: distinct, fillfactor: r.fillfactor ?? 90, blockSize: r.block_size });
+    const pages = btreePagesNeeded({
+      rows: entries, columns, distinctKeys: distinct, fillfactor: r.fillfactor ?? 90, blockSize: r.block_size,
+      ...(sampled !== undefined && sampled.entries > 0 ? { entrySpace: sampled.bytes / sampled.entries } : {}),
+    });
     const reclaimable = Math.max(0, bytes - pages * r.block_size);
     out.set(oid, {
       oid, kind: 'index', bytes, reclaimableBytes: reclaimable, ratio: bytes > 0 ? reclaimable / bytes : null, pagesRead: 0,
-      method: `btree statistics (pg_stats widths, ${measured !== null ? 'sampled' : 'statistics'} row count${distinct !== null && distinct < entries ? ', deduplicated' : ''})`,
+      method: sampled !== undefined
+        ? `btree key sample (entries measured on the table's sampled rows${distinct !== null && distinct < entries ? ', duplicates merged by pg_stats n_distinct' : ''})`
+        : `btree statistics (pg_stats widths, ${measured !== null ? 'sampled' : 'statistics'} row count${distinct !== null && distinct < entries ? ', deduplicated' : ''})`,
       liveRows: Math.round(entries),
     });
   }

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { quoteQualified } from '../db/ident.js';
-import { measureHeap, SAMPLE_PAGES, type HeapMeasure } from './bloat-heap.js';
+import { measureHeap, SAMPLE_PAGES, type HeapMeasure, type IndexKeySample, type KeyMeasure } from './bloat-heap.js';
 import { TOAST_POINTER_BYTES } from './bloat-model.js';
 
 export { estimateIndexBloat } from './bloat-index.js';
@@ -25,7 +25,18 @@ export interface BloatEstimate {
   method: string;
   /** Rows visible now (tables: measured or from statistics; indexes: entries expected). */
   liveRows: number | null;
+  /** Tables: the btree indexes' entries measured on the sampled rows, by index OID. */
+  keys?: Map<number, KeyMeasure>;
 }
+
+// Each btree index's columns as SQL over the table's row: pg_get_indexdef prints a column by its
+// (quoted) name and an expression in full; the predicate of a partial index likewise.
+const KEYS_SQL = `
+SELECT i.indexrelid::int8 AS oid, i.indrelid::int8 AS table_oid,
+       (SELECT array_agg(pg_get_indexdef(i.indexrelid, k, false) ORDER BY k) FROM generate_series(1, i.indnatts) k) AS expressions,
+       pg_get_expr(i.indpred, i.indrelid) AS predicate
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+WHERE i.indrelid = ANY($1::oid[]) AND am.amname = 'btree' AND i.indisvalid`;
 
 interface TableRow {
   oid: string;
@@ -72,6 +83,7 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
   const out = new Map<number, BloatEstimate>();
   if (tableOids.length === 0) return out;
   const { rows } = await client.query<TableRow>(TABLES_SQL, [tableOids]);
+  const keyRows = await client.query<{ oid: string; table_oid: string; expressions: string[]; predicate: string | null }>(KEYS_SQL, [tableOids]);
   for (const t of rows) {
     const oid = Number(t.oid);
     const heapBytes = Number(t.heap_bytes);
@@ -91,6 +103,8 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       blockSize,
       seed: oid,
       serverVersion: t.version,
+      keys: keyRows.rows.filter((k) => Number(k.table_oid) === oid)
+        .map((k): IndexKeySample => ({ oid: Number(k.oid), expressions: k.expressions, predicate: k.predicate })),
     });
     // The TOAST table is measured through the live rows: each TOAST pointer carries its value's
     // exact stored size, and a rewrite TOASTs the values afresh, row after row, into chunks
@@ -110,6 +124,7 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       method: `page sample: heap ${describeRead(heap, Math.floor(heapBytes / blockSize))}${toastMethod}` +
         `${(t.fillfactor ?? 100) < 100 ? `, fillfactor ${t.fillfactor} kept` : ''}`,
       liveRows: heap.liveRows,
+      keys: heap.keys,
     });
   }
   return out;

@@ -128,12 +128,23 @@ describe('the page sample', () => {
     ].join('\n'));
   });
 
-  it('builds the TOAST table query from its chunk sizes (a TOAST table has no row type)', () => {
-    const toast = [{ name: 'chunk_id', length: 4 }, { name: 'chunk_seq', length: 4 }, { name: 'chunk_data', length: -1 }];
-    expect(heapSampleSql('"pg_toast"."pg_toast_1"', toast, { kind: 'whole' }, true).split('\n').slice(0, 2)).toEqual([
+  it('measures each btree index entry on the same rows: key expressions, partial predicate, null bitmap', () => {
+    const sql = heapSampleSql('"s"."t"', [{ name: 'id', length: 4 }], { kind: 'whole' }, [
+      { oid: 1, expressions: ['id'], predicate: null },
+      { oid: 2, expressions: ['lower("Name")', 'id'], predicate: '(id > 10)' },
+    ]);
+    expect(sql.split('\n')).toEqual([
       'WITH r AS (',
-      '  SELECT (t.chunk_id::int8 * 4294967296 + t.chunk_seq) AS c, (32 + pg_column_size(t.chunk_data))::int8 AS sz, CASE WHEN (32 + pg_column_size(t.chunk_data)) > $1::int8 ' +
-        'THEN ARRAY[pg_column_size(t."chunk_data")]::int8[] END AS parts FROM ONLY "pg_toast"."pg_toast_1" t',
+      '  SELECT t.ctid AS c, pg_column_size(t.*)::int8 AS sz, CASE WHEN pg_column_size(t.*) > $1::int8 THEN ARRAY[]::int8[] END AS parts' +
+        ', CASE WHEN true THEN pg_column_size(ROW(id)) - CASE WHEN (id) IS NULL THEN 8 ELSE 16 END END AS k0' +
+        ', CASE WHEN ((id > 10)) THEN pg_column_size(ROW(lower("Name"), id)) - CASE WHEN (lower("Name")) IS NULL OR (id) IS NULL THEN 8 ELSE 16 END END AS k1' +
+        ' FROM ONLY "s"."t" t',
+      ')',
+      "SELECT coalesce(array_agg(CASE WHEN parts IS NULL THEN (sz + 7) / 8 * 8 + 4 ELSE -1 END ORDER BY c), '{}') AS spaces,",
+      "       coalesce((SELECT json_agg(parts ORDER BY c) FROM r WHERE parts IS NOT NULL), '[]'::json) AS toasted,",
+      '       count(k0)::int8 AS k0_rows, coalesce(sum((k0 + 7) / 8 * 8 + 4), 0)::float8 AS k0_bytes,',
+      '       count(k1)::int8 AS k1_rows, coalesce(sum((k1 + 7) / 8 * 8 + 4), 0)::float8 AS k1_bytes',
+      'FROM r',
     ]);
   });
 });

@@ -79,7 +79,8 @@ export function renderBloatText(reports: BloatReport[]): string {
       notes.push(`  ${t.table}: ${t.method}`);
       for (const i of t.indexes) {
         rows.push([`  index ${i.index}`, formatBytes(i.bytes), '', i.reclaimable_bytes === null ? 'unknown' : `${formatBytes(i.reclaimable_bytes)} (${percent(i.ratio)})`, '', '', '', '', '', '']);
-        if (i.reclaimable_bytes === null || !i.method.startsWith('btree statistics')) notes.push(`  index ${i.index}: ${i.method}`);
+        // The usual method goes without saying; statistics-only and unknown ones are named.
+        if (!i.method.startsWith('btree key sample')) notes.push(`  index ${i.index}: ${i.method}`);
       }
     }
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

@@ -24,6 +24,7 @@ useTestDatabase('showbloat', async (d, s) => {
     CREATE TABLE "Bloat Sch"."Mixed Case" (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off);
     INSERT INTO "Bloat Sch"."Mixed Case" SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 20000) g;
     DELETE FROM "Bloat Sch"."Mixed Case" WHERE id % 4 <> 0;
+    CREATE INDEX "Expr ""Idx""" ON "Bloat Sch"."Mixed Case" (lower(v), "id") WHERE id > 100;
     CREATE TABLE "Bloat Sch"."with""quote" (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off);
     INSERT INTO "Bloat Sch"."with""quote" SELECT g, 'row ' || g FROM generate_series(1, 5000) g;
     CREATE TABLE "Bloat Sch"."select" (id int PRIMARY KEY, v text);
@@ -126,7 +127,8 @@ describe('show_bloat', () => {
     expect(mixed.dead_tuples).toBeGreaterThan(10000);
     expect(mixed.pages_read).toBe(Math.floor((mixed.heap_bytes as number) / 8192));
     expect(mixed.indexes).toEqual([
-      expect.objectContaining({ index: 'Mixed Case_pkey', method: expect.stringMatching(/^btree statistics/), reclaimable_bytes: expect.any(Number) }),
+      expect.objectContaining({ index: 'Expr "Idx"', method: expect.stringMatching(/^btree key sample/), reclaimable_bytes: expect.any(Number) }),
+      expect.objectContaining({ index: 'Mixed Case_pkey', method: expect.stringMatching(/^btree key sample/), reclaimable_bytes: expect.any(Number) }),
     ]);
     const quote = byName.get('"Bloat Sch"."with""quote"')!;
     expect(quote.ratio as number).toBeLessThan(0.05);
@@ -135,6 +137,7 @@ describe('show_bloat', () => {
     const sel = byName.get('"Bloat Sch".select')!;
     expect(sel).toMatchObject({ repackable: false, pages_read: 0, refusal: expect.stringMatching(/FORCE ROW LEVEL SECURITY/) });
     expect(sel.method).toMatch(/^statistics \(dead-tuple share/);
+    expect(sel.indexes).toEqual([expect.objectContaining({ index: 'select_pkey', method: expect.stringMatching(/^btree statistics/) })]);
     expect(byName.get('"Bloat Sch".no_key')).toMatchObject({ repackable: false, refusal: expect.stringMatching(/no primary key/) });
     expect(report.pages_read).toBe(report.tables.reduce((a: number, t: { pages_read: number }) => a + t.pages_read, 0));
 

@@ -7,7 +7,7 @@
  * bloat unknown: their page layouts depend on the data in ways statistics do not show.
  */
 import type pg from 'pg';
-import type { BloatEstimate } from './bloat.js';
+import { estimateTableBloat, type BloatEstimate } from './bloat.js';
 import { btreePagesNeeded, type BtreeColumn } from './bloat-model.js';
 
 interface IndexColumn {
@@ -87,8 +87,8 @@ function distinctOf(c: IndexColumn, rows: number): number | null {
 }
 
 /**
- * Per index. `tables` may carry the tables' own estimates (their measured live rows then
- * count the entries); otherwise the cumulative statistics' live rows do.
+ * Per index. `tables`: the tables' own estimates when the caller has them (estimateTableBloat
+ * of the indexes' tables); without it they are made here.
  */
 export async function estimateIndexBloat(
   client: pg.Client,
@@ -98,6 +98,9 @@ export async function estimateIndexBloat(
   const out = new Map<number, BloatEstimate>();
   if (indexOids.length === 0) return out;
   const { rows } = await client.query<IndexRow>(INDEXES_SQL, [indexOids]);
+  // Called alone (repack_indexes), it samples the indexes' tables itself: their rows give the
+  // entries (a key sample), at most SAMPLE_PAGES pages each.
+  const sampledTables = tables ?? (await estimateTableBloat(client, [...new Set(rows.map((r) => Number(r.table_oid)))]));
   for (const r of rows) {
     const oid = Number(r.oid);
     const bytes = Number(r.bytes);
@@ -108,13 +111,13 @@ export async function estimateIndexBloat(
       out.set(oid, unknown(`${r.amname} index, only btree indexes are estimated`));
       continue;
     }
-    const sampled = tables?.get(Number(r.table_oid))?.keys?.get(oid);
+    const sampled = sampledTables.get(Number(r.table_oid))?.keys?.get(oid);
     const missing = r.columns.filter((c) => c.typlen < 0 && c.avg_width === null).map((c) => c.name);
     if (missing.length > 0 && sampled === undefined) {
       out.set(oid, unknown(`no statistics for ${missing.join(', ')} (ANALYZE the table, or the role may not read it)`));
       continue;
     }
-    const measured = tables?.get(Number(r.table_oid))?.liveRows ?? null;
+    const measured = sampledTables.get(Number(r.table_oid))?.liveRows ?? null;
     const tableRows = measured ?? (r.n_live_tup !== null && Number(r.n_live_tup) > 0 ? Number(r.n_live_tup) : Math.max(0, r.table_tuples));
     // A partial index holds a share of the rows that only its own reltuples tells.
     const entries = sampled !== undefined ? sampled.entries : r.partial

@@ -74,6 +74,26 @@ JOIN pg_roles r ON r.rolname = current_user
 LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'm', 't')`;
 
+/**
+ * Runs `body` so that its failure leaves the session usable: inside a transaction (show_bloat
+ * and --dry-run read in one READ ONLY transaction) under a savepoint rolled back on error;
+ * outside one, as it is (each statement its own transaction). In a transaction block a
+ * statement starts after its transaction did; alone, both start together.
+ */
+async function isolated<T>(client: pg.Client, body: () => Promise<T>): Promise<T> {
+  const { rows } = await client.query<{ open: boolean }>(`SELECT transaction_timestamp() <> statement_timestamp() AS open`);
+  if (!rows[0]!.open) return body();
+  await client.query('SAVEPOINT rpcl_bloat_sample');
+  try {
+    const result = await body();
+    await client.query('RELEASE SAVEPOINT rpcl_bloat_sample');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK TO SAVEPOINT rpcl_bloat_sample');
+    throw err;
+  }
+}
+
 function share(part: number, whole: number): number | null {
   return whole > 0 ? part / whole : null;
 }
@@ -94,7 +114,7 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       out.set(oid, statisticsEstimate(oid, bytes, t));
       continue;
     }
-    const heap = await measureHeap(client, {
+    const target = {
       relation: quoteQualified({ schema: t.nspname, name: t.relname }),
       columns: t.columns,
       pages: Math.floor(heapBytes / blockSize),
@@ -103,9 +123,23 @@ export async function estimateTableBloat(client: pg.Client, tableOids: number[])
       blockSize,
       seed: oid,
       serverVersion: t.version,
-      keys: keyRows.rows.filter((k) => Number(k.table_oid) === oid)
-        .map((k): IndexKeySample => ({ oid: Number(k.oid), expressions: k.expressions, predicate: k.predicate })),
-    });
+    };
+    const keys = keyRows.rows.filter((k) => Number(k.table_oid) === oid)
+      .map((k): IndexKeySample => ({ oid: Number(k.oid), expressions: k.expressions, predicate: k.predicate }));
+    // An index expression may fail to evaluate for this role (a function it may not execute):
+    // the table is then sampled without its indexes' entries, and if even that fails, the
+    // statistics stand in. One table's failure must not take the whole report down.
+    let heap: HeapMeasure;
+    try {
+      heap = await isolated(client, () => measureHeap(client, { ...target, keys }));
+    } catch {
+      try {
+        heap = await isolated(client, () => measureHeap(client, target));
+      } catch (err) {
+        out.set(oid, statisticsEstimate(oid, bytes, t, `the sample failed (${(err as Error).message})`));
+        continue;
+      }
+    }
     // The TOAST table is measured through the live rows: each TOAST pointer carries its value's
     // exact stored size, and a rewrite TOASTs the values afresh, row after row, into chunks
     // (bloat-model.ts). Sampling the TOAST table's own pages would see the live chunks but not
@@ -138,10 +172,12 @@ function describeRead(m: HeapMeasure, pages: number): string {
  * A table rpcl may not read: the dead-tuple share of the cumulative statistics, applied to
  * heap and TOAST alike (pg_stats hides the column widths from such a role too).
  */
-function statisticsEstimate(oid: number, bytes: number, t: TableRow): BloatEstimate {
+function statisticsEstimate(
+  oid: number, bytes: number, t: TableRow,
+  why = 'not readable by this role (no SELECT privilege, or row-level security applies)',
+): BloatEstimate {
   const live = t.n_live_tup === null ? null : Number(t.n_live_tup);
   const dead = t.n_dead_tup === null ? null : Number(t.n_dead_tup);
-  const why = 'not readable by this role (no SELECT privilege, or row-level security applies)';
   if (live === null || dead === null || live + dead === 0) {
     return { oid, kind: 'table', bytes, reclaimableBytes: null, ratio: null, pagesRead: 0, method: `unknown: ${why}, and no statistics`, liveRows: live };
   }

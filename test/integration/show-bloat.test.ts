@@ -32,6 +32,12 @@ useTestDatabase('showbloat', async (d, s) => {
     DELETE FROM "Bloat Sch"."select" WHERE id % 3 = 0;
     ALTER TABLE "Bloat Sch"."select" ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
     CREATE POLICY only_some ON "Bloat Sch"."select" USING (id < 100);
+    CREATE FUNCTION public.secret_fn(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper($1)';
+    REVOKE EXECUTE ON FUNCTION public.secret_fn(text) FROM PUBLIC;
+    CREATE TABLE "Bloat Sch".guarded (id int PRIMARY KEY, v text);
+    INSERT INTO "Bloat Sch".guarded SELECT g, 'g' || g FROM generate_series(1, 2000) g;
+    CREATE INDEX guarded_secret ON "Bloat Sch".guarded (public.secret_fn(v));
+    ALTER TABLE "Bloat Sch".guarded OWNER TO bloat_owner;
     CREATE TABLE "Bloat Sch".no_key (a int);
     INSERT INTO "Bloat Sch".no_key SELECT g FROM generate_series(1, 1000) g;
     GRANT USAGE, CREATE ON SCHEMA "Bloat Sch" TO bloat_owner;
@@ -39,7 +45,7 @@ useTestDatabase('showbloat', async (d, s) => {
     ALTER TABLE "Bloat Sch"."with""quote" OWNER TO bloat_owner;
     ALTER TABLE "Bloat Sch"."select" OWNER TO bloat_owner;
     ALTER TABLE "Bloat Sch".no_key OWNER TO bloat_owner;
-    ANALYZE "Bloat Sch"."Mixed Case", "Bloat Sch"."with""quote", "Bloat Sch"."select", "Bloat Sch".no_key`);
+    ANALYZE "Bloat Sch"."Mixed Case", "Bloat Sch"."with""quote", "Bloat Sch"."select", "Bloat Sch".no_key, "Bloat Sch".guarded`);
   // The cumulative statistics (dead tuples, the fallback's figures) reach pg_stat_* shortly after.
   for (let i = 0; i < 50; i++) {
     const r = await s.query(`SELECT n_dead_tup FROM pg_stat_all_tables WHERE relid = '"Bloat Sch"."select"'::regclass`);
@@ -114,7 +120,7 @@ describe('show_bloat', () => {
     expect(Object.keys(report).sort()).toEqual(['connection', 'min_bloat_bytes', 'min_bloat_ratio', 'missing', 'pages_read', 'tables']);
     expect(report.connection).toBe('seed');
     const byName = new Map<string, Record<string, unknown>>(report.tables.map((t: { table: string }) => [t.table, t]));
-    expect([...byName.keys()].sort()).toEqual(['"Bloat Sch"."Mixed Case"', '"Bloat Sch"."with""quote"', '"Bloat Sch".no_key', '"Bloat Sch".select']);
+    expect([...byName.keys()].sort()).toEqual(['"Bloat Sch"."Mixed Case"', '"Bloat Sch"."with""quote"', '"Bloat Sch".guarded', '"Bloat Sch".no_key', '"Bloat Sch".select']);
     // Largest reclaimable first.
     expect(report.tables[0].table).toBe('"Bloat Sch"."Mixed Case"');
     const mixed = byName.get('"Bloat Sch"."Mixed Case"')!;
@@ -138,12 +144,20 @@ describe('show_bloat', () => {
     expect(sel).toMatchObject({ repackable: false, pages_read: 0, refusal: expect.stringMatching(/FORCE ROW LEVEL SECURITY/) });
     expect(sel.method).toMatch(/^statistics \(dead-tuple share/);
     expect(sel.indexes).toEqual([expect.objectContaining({ index: 'select_pkey', method: expect.stringMatching(/^btree statistics/) })]);
+    // An index expression this role may not execute: the table is sampled without its entries,
+    // the index estimated from statistics, and the report goes on.
+    const guarded = byName.get('"Bloat Sch".guarded')!;
+    expect(guarded.method).toMatch(/^page sample: heap all \d+ pages/);
+    expect(guarded.indexes).toEqual([
+      expect.objectContaining({ index: 'guarded_pkey', method: expect.stringMatching(/^btree statistics/) }),
+      expect.objectContaining({ index: 'guarded_secret', method: expect.stringMatching(/^btree statistics/) }),
+    ]);
     expect(byName.get('"Bloat Sch".no_key')).toMatchObject({ repackable: false, refusal: expect.stringMatching(/no primary key/) });
     expect(report.pages_read).toBe(report.tables.reduce((a: number, t: { pages_read: number }) => a + t.pages_read, 0));
 
     // The text: one aligned table, the refused ones with their reason.
     const lines = text.stdout.split('\n');
-    expect(lines[0]).toMatch(/^connection seed: 4 tables, thresholds min_bloat_ratio 0, min_bloat_bytes 0 B; the estimate read \d+ pages/);
+    expect(lines[0]).toMatch(/^connection seed: 5 tables, thresholds min_bloat_ratio 0, min_bloat_bytes 0 B; the estimate read \d+ pages/);
     expect(lines[1]).toMatch(/^table \/ index +size +table bloat +index bloat +repack gives back +dead tuples +last vacuum +last autovacuum +pages read +can repack$/);
     const mixedLine = lines.find((l) => l.startsWith('"Bloat Sch"."Mixed Case" '))!;
     expect(mixedLine).toMatch(/ \d+\.\d (kB|MB) \(\d+\.\d%\) +\d+ +never +never +\d+ +yes$/);

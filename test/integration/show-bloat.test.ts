@@ -137,7 +137,9 @@ describe('show_bloat', () => {
       expect.objectContaining({ index: 'Mixed Case_pkey', method: expect.stringMatching(/^btree key sample/), reclaimable_bytes: expect.any(Number) }),
     ]);
     const quote = byName.get('"Bloat Sch"."with""quote"')!;
-    expect(quote.ratio as number).toBeLessThan(0.05);
+    // Only the application writer's updates (dead versions) bloat it meanwhile.
+    expect(quote.ratio as number).toBeLessThan(0.25);
+    expect(mixed.ratio as number).toBeGreaterThan(0.5);
     expect(quote.repackable).toBe(true);
     // FORCE ROW LEVEL SECURITY: not read by the sample (it would be filtered), statistics instead.
     const sel = byName.get('"Bloat Sch".select')!;

@@ -24,6 +24,7 @@ import type { Problem } from './preflight.js';
 import { isProcessAlive, pidFilePath, readPid } from './pidfile.js';
 import { summaryLines } from './summary.js';
 import { renderConnectionsJson, renderConnectionsTable } from './show-connections.js';
+import { showBloat } from './show-bloat.js';
 
 export interface CommandSpec {
   name: string;
@@ -174,6 +175,13 @@ export const commands: CommandSpec[] = [
     pidFile: false,
     json: true,
     run: (rt, args) => statusCommand(rt, args.json === true),
+  },
+  {
+    name: 'show_bloat',
+    describe: 'per selected table and its indexes: size, estimated bloat, what a repack gives back, vacuums, dead tuples, whether rpcl can repack it (read-only)',
+    pidFile: false,
+    json: true,
+    run: (rt, args) => showBloat(rt, args.json === true),
   },
   {
     name: 'pause_repack',

@@ -37,6 +37,8 @@ import { dropOldTable, dropWorkObjects, swapLocks, swapSteps, validateForeignKey
 import { formatBytes } from '../report/log-events.js';
 import { type PhaseKey, type PlannedPhase, tableSummary } from './dry-run-summary.js';
 import type { Runtime } from './runtime.js';
+import { applyThresholds, figuresOf, thresholdText } from './thresholds.js';
+import { figuresText } from '../plan/bloat-threshold.js';
 
 function render(step: Step, budget: string): string {
   const locks = step.locks?.map((l) => `${l.level} on ${l.table}`).join(', ');
@@ -152,7 +154,7 @@ export async function dryRun(rt: Runtime): Promise<number> {
       const version = Number((await client.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
       print(`connection ${conn.name} (dry run: nothing is changed)`);
       if ((await helperSchemaState(client)).kind === 'absent') print(` a run would first create the helper schema ${HELPER_SCHEMA}`);
-      const selection = await selectTables(client, conn.schemas, conn.tables);
+      const selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
       for (const m of selection.missing) {
         print(`${displayQualified(m)}: refused: ${describeMissing(m)}`);
         code = ExitCode.refused;
@@ -161,13 +163,18 @@ export async function dryRun(rt: Runtime): Promise<number> {
       for (const m of unmatched.missing) print(`refused: ${m}`);
       for (const w of unmatched.unselected) print(`warning: ${w}`);
       if (unmatched.missing.length > 0) code = ExitCode.refused;
-      for (const [i, c] of selection.candidates.entries()) {
+      const thresholds = applyThresholds(selection.candidates, conn);
+      const pagesRead = selection.candidates.reduce((a, c) => a + (c.bloat?.pagesRead ?? 0), 0);
+      print(` bloat thresholds: ${thresholdText(conn)}; the estimate read ${pagesRead} pages`);
+      for (const s of thresholds.skipped) print(`-. ${s.line}`);
+      for (const n of thresholds.namedBelow) print(` note: ${n.line}`);
+      for (const [i, c] of thresholds.kept.entries()) {
         const facts = await inspectTable(client, c.oid);
         if (facts === null) continue;
         const reason = refusalReason(facts, await readCircumstances(client, facts.schema));
         const name = displayQualified(facts);
         if (reason !== null) {
-          print(`${i + 1}. ${name}: refused: ${reason}`);
+          print(`${i + 1}. ${name}: refused: ${reason} (${figuresText(figuresOf(c))})`);
           if (c.listed) code = ExitCode.refused;
           continue;
         }
@@ -178,6 +185,7 @@ export async function dryRun(rt: Runtime): Promise<number> {
           continue;
         }
         print(`${i + 1}. ${name}: ${formatBytes(facts.totalBytes)}, about ${Math.round(facts.estimatedRows)} rows, estimated bloat ${formatBytes(c.estimatedBloatBytes)}`);
+        print(`   ${'bloat (sample)'.padEnd(17)}${figuresText(figuresOf(c))}${c.bloat ? `; ${c.bloat.table.method}` : ''}`);
         const phases = await planFor(client, facts, conn, version, options);
         const summary = tableSummary({
           sizes: {

@@ -15,6 +15,7 @@ import { helperSchemaState } from '../inspect/helper-schema.js';
 import { indexesOfTables, resolveIndexNames, type IndexFacts } from '../inspect/indexes.js';
 import { describeMissing, selectTables } from '../inspect/select.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
+import { estimateIndexBloat } from '../inspect/bloat.js';
 import { chooseIndexes, displayIndex, reindexConcurrently, refusalCounts, unknownIndexNames, type IndexChoice } from '../plan/reindex.js';
 import type { ConnectionConfig } from '../config/types.js';
 import type { Emit, TableOutcome } from '../report/events.js';
@@ -62,8 +63,15 @@ async function selectIndexes(client: pg.Client, conn: ConnectionConfig, names: Q
     }
     named = new Set(resolved.flatMap((r) => ('oids' in r ? r.oids : [])));
   }
+  // The same thresholds as repack_tables, per index (0 = none); the estimate also orders the
+  // rebuilds, largest gain first. Named indexes are rebuilt whatever their figures.
+  const thresholds = {
+    minRatio: conn.minBloatRatio > 0 ? conn.minBloatRatio : null,
+    minBytes: conn.minBloatBytes > 0 ? conn.minBloatBytes : null,
+  };
+  const estimates = await estimateIndexBloat(client, indexes.map((i) => i.oid));
   return {
-    choice: chooseIndexes(indexes, { named }),
+    choice: chooseIndexes(indexes, { named, estimates, thresholds }),
     missing: selection.missing,
     listedTables: new Set(selection.candidates.filter((c) => c.listed).map((c) => c.oid)),
     named: named !== null,

@@ -14,6 +14,7 @@ import type { Emit, TableOutcome } from '../report/events.js';
 import { countNoun, formatBytes, logEvent } from '../report/log-events.js';
 import { terminalProgress } from '../report/progress.js';
 import { onStopSignals } from './long-run.js';
+import { applyThresholds, thresholdText } from './thresholds.js';
 import type { Runtime } from './runtime.js';
 
 /** repack: swap included; prepare: stop before the swap and keep the copies in sync. */
@@ -48,7 +49,7 @@ export async function repackTables(
         for (const r of await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: false })) {
           if (r.outcome !== 'live') log.warning(describeRecovery(r));
         }
-        selection = await selectTables(client, conn.schemas, conn.tables);
+        selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
         // A table_options entry naming no table is refused before any work: with a typo in its
         // name, the table it was meant for would be repacked without its options.
         const unmatched = await unmatchedEntries(client, conn, selection.candidates);
@@ -65,7 +66,19 @@ export async function repackTables(
         outcomes.push(o);
         emit({ type: 'table-end', ref: { connection: conn.name, table: o.table, oid: 0 }, outcome: o });
       }
-      log.info(`${countNoun(selection.candidates.length, 'table')} selected, largest estimated bloat first`);
+      const pagesRead = selection.candidates.reduce((a, c) => a + (c.bloat?.pagesRead ?? 0), 0);
+      const thresholds = applyThresholds(selection.candidates, conn);
+      for (const s of thresholds.skipped) {
+        log.info(s.line);
+        process.stdout.write(`${conn.name}: ${s.line}\n`);
+      }
+      for (const n of thresholds.namedBelow) log.info(n.line);
+      selection = { ...selection, candidates: thresholds.kept };
+      log.info(
+        `${countNoun(selection.candidates.length, 'table')} selected, largest estimated bloat first ` +
+          `(bloat estimate: ${countNoun(pagesRead, 'page')} read` +
+          `${thresholds.skipped.length > 0 ? `; ${countNoun(thresholds.skipped.length, 'table')} skipped below ${thresholdText(conn)}` : ''})`,
+      );
       const extra = selection.candidates.map(extraSpaceBytes);
       if (selection.candidates.length > 0) {
         log.info(

@@ -34,6 +34,8 @@ export function connectionRow(c: ConnectionConfig): Row {
     max_replica_lag: c.maxReplicaLagSeconds,
     swap_deadline: c.swapDeadlineMs === null ? null : `${c.swapDeadlineMs / 1000}s`,
     swap_window: c.swapWindow?.text ?? null,
+    min_bloat_ratio: c.minBloatRatio,
+    min_bloat_bytes: c.minBloatBytes,
   };
 }
 

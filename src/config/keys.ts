@@ -18,6 +18,7 @@ import {
   ok,
 } from './coerce.js';
 import { lockTimeout, longDuration, timeWindow } from './duration.js';
+import { bloatRatio, byteSize } from './bloat-threshold.js';
 import type { Fields } from './section.js';
 
 const port = integer(1, 65535);
@@ -126,4 +127,7 @@ export const CONNECTION_FIELDS = {
   // and/or only within this daily window; then the copy is kept prepared.
   swap_deadline: { read: longDuration },
   swap_window: { read: timeWindow },
+  // Which tables of a schema-wide run are worth it (issue 13): both must hold; 0 = every table.
+  min_bloat_ratio: { read: bloatRatio },
+  min_bloat_bytes: { read: byteSize },
 } satisfies Fields;

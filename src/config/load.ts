@@ -207,6 +207,8 @@ function readConnection(
     swapDeadlineMs: v.swap_deadline ?? null,
     swapWindow: v.swap_window ?? null,
     tableOptions: nonEmpty(readTableOptions(table.table_options, keyPath(path, 'table_options'), problems)),
+    minBloatRatio: v.min_bloat_ratio ?? 0,
+    minBloatBytes: v.min_bloat_bytes ?? 0,
   });
 }
 
@@ -232,6 +234,8 @@ export function defaultConnection(name: string): ConnectionConfig {
     maxReplicaLagSeconds: null,
     swapDeadlineMs: null,
     swapWindow: null,
+    minBloatRatio: 0,
+    minBloatBytes: 0,
   };
 }
 

@@ -60,6 +60,13 @@ export interface ConnectionConfig {
   swapWindow: TimeWindow | null;
   /** `[connections.NAME.table_options."schema.table"]` sections (absent in configs built in code: none). */
   tableOptions?: TableOptions[];
+  /**
+   * A table of a schema-wide run is repacked only when the estimated space a repack gives back
+   * (heap, TOAST, indexes) is at least minBloatBytes and that share of its size at least
+   * minBloatRatio (0 to 1). A table named in `tables` is repacked regardless.
+   */
+  minBloatRatio: number;
+  minBloatBytes: number;
 }
 
 export interface EmailConfig {

@@ -1,11 +1,13 @@
 /**
  * Which tables a connection's run works on: `schemas` and `tables` are cumulative, both empty
- * means every ordinary table outside system and helper schemas. Largest estimated bloat first,
- * estimated from statistics (no extension): heap size minus the size the live rows need.
+ * means every ordinary table outside system and helper schemas. Largest estimated bloat first:
+ * with `sample`, what a repack gives back by the page-sampling estimate (inspect/bloat.ts),
+ * else from statistics (heap size minus the size the live rows need).
  */
 import type pg from 'pg';
 import { displayQualified, type QualifiedName } from '../db/ident.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
+import { bloatOfTables, type CandidateBloat } from './select-bloat.js';
 
 export interface Candidate {
   oid: number;
@@ -21,6 +23,10 @@ export interface Candidate {
   totalBytes: number;
   /** A leaf partition: its partitioned table at the top, and its place among that table's leaves in this run. */
   partitionOf: PartitionPlace | null;
+  /** Named itself in `tables` (not as a leaf of a named partitioned table): thresholds do not apply. */
+  namedDirectly?: boolean;
+  /** The sampling estimate (selectTables with sample), which then orders the run. */
+  bloat?: CandidateBloat;
 }
 
 export interface PartitionPlace {
@@ -122,10 +128,20 @@ LEFT JOIN LATERAL (
 ) ff ON true
 WHERE c.oid = ANY($1::oid[])`;
 
+/** What orders a run: the sampled reclaimable bytes when measured, else the statistics' heap bloat. */
+export function orderKey(c: Candidate): number {
+  return c.bloat?.reclaimableBytes ?? c.estimatedBloatBytes;
+}
+
+/**
+ * `sample`: also measure each table's bloat with the page-sampling estimate (inspect/bloat.ts,
+ * up to SAMPLE_PAGES pages per heap and per TOAST table) and order by it.
+ */
 export async function selectTables(
   client: pg.Client,
   schemas: string[],
   tables: QualifiedName[],
+  opts: { sample?: boolean } = {},
 ): Promise<Selection> {
   const everything = schemas.length === 0 && tables.length === 0;
   // A partitioned table holds no rows: it stands for its leaf partitions (foreign ones
@@ -141,21 +157,30 @@ export async function selectTables(
     [HELPER_SCHEMA, everything, schemas],
   );
   const listedOids = new Set<number>();
+  const directOids = new Set<number>();
   const missing: QualifiedName[] = [];
   for (const t of tables) {
-    const found = await client.query<{ oid: string }>(
-      `SELECT coalesce(leaf.relid, c.oid)::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    const found = await client.query<{ oid: string; direct: boolean }>(
+      `SELECT coalesce(leaf.relid, c.oid)::int8 AS oid, leaf.relid IS NULL AS direct FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN LATERAL (SELECT t.relid FROM pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf) leaf ON true
        WHERE n.nspname = $1 AND c.relname = $2`,
       [t.schema, t.name],
     );
     if (found.rows.length === 0) missing.push(t);
-    for (const row of found.rows) listedOids.add(Number(row.oid));
+    for (const row of found.rows) {
+      listedOids.add(Number(row.oid));
+      if (row.direct) directOids.add(Number(row.oid));
+    }
   }
   const oids = [...new Set([...bySchema.rows.map((r) => Number(r.oid)), ...listedOids])];
-  const candidates = await estimateTables(client, oids, listedOids);
+  let candidates = await estimateTables(client, oids, listedOids);
+  candidates = candidates.map((c) => ({ ...c, namedDirectly: directOids.has(c.oid) }));
+  if (opts.sample) {
+    const bloat = await bloatOfTables(client, oids);
+    candidates = candidates.map((c) => ({ ...c, bloat: bloat.get(c.oid) }));
+  }
   candidates.sort(
-    (a, b) => b.estimatedBloatBytes - a.estimatedBloatBytes || b.heapBytes - a.heapBytes || a.oid - b.oid,
+    (a, b) => orderKey(b) - orderKey(a) || b.heapBytes - a.heapBytes || a.oid - b.oid,
   );
   const partitions = await client.query<{ oid: string; parent: string; is_default: boolean; nspname: string; relname: string }>(
     `SELECT c.oid::int8 AS oid, i.inhparent::int8 AS parent, pt.partdefid = c.oid AS is_default, n.nspname, r.relname

@@ -62,6 +62,8 @@ export interface IndexBloatEstimate {
   bytes: number;
   reclaimableBytes: number | null;
   ratio: number | null;
+  /** How it was estimated, or why it could not be. */
+  method?: string;
 }
 
 /** `min_bloat_ratio` / `min_bloat_bytes`: an index must pass both that are set. */
@@ -121,10 +123,16 @@ function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Why an index does not pass the thresholds, or null when it does (or nothing is known). */
+/**
+ * Why an index does not pass the thresholds, or null when it does. As for tables, an index
+ * whose bloat is not known (not a btree, no statistics) does not pass while a threshold is set:
+ * naming it rebuilds it.
+ */
 export function belowThresholds(e: IndexBloatEstimate | undefined, t: BloatThresholds | undefined): string | null {
   if (t === undefined || (t.minRatio === null && t.minBytes === null)) return null;
-  if (e === undefined || e.reclaimableBytes === null || e.ratio === null) return null;
+  if (e === undefined || e.reclaimableBytes === null || e.ratio === null) {
+    return `bloat not estimated (${e?.method ?? 'no estimate'}): below the thresholds unless named in indexes or --index`;
+  }
   const figures = `estimated bloat ${formatMiB(e.reclaimableBytes)} of ${formatMiB(e.bytes)} (ratio ${e.ratio.toFixed(2)})`;
   if (t.minRatio !== null && e.ratio < t.minRatio) return `${figures}: below min_bloat_ratio ${t.minRatio}`;
   if (t.minBytes !== null && e.reclaimableBytes < t.minBytes) return `${figures}: below min_bloat_bytes ${t.minBytes}`;

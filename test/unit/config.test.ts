@@ -57,6 +57,8 @@ const CONNECTION_DEFAULTS = {
   maxReplicaLagSeconds: null,
   swapDeadlineMs: null,
   swapWindow: null,
+  minBloatRatio: 0,
+  minBloatBytes: 0,
 } as const;
 
 describe('defaults', () => {

@@ -90,10 +90,13 @@ describe('chooseIndexes', () => {
       ['e', `estimated bloat 5.0 MiB of 10.0 MiB (ratio 0.50): below min_bloat_bytes ${8 * mib}`],
     ]);
     expect(chooseIndexes([a, b, e], { named: new Set([2]), estimates, thresholds }).chosen.map((i) => i.name)).toEqual(['b']);
-    // Without estimates (or thresholds) nothing is skipped.
-    expect(chooseIndexes([a, b, e], { named: null, thresholds }).skipped).toEqual([]);
+    // Without thresholds nothing is skipped; with them, an index without an estimate is.
+    expect(chooseIndexes([a, b, e], { named: null, estimates }).skipped).toEqual([]);
+    expect(chooseIndexes([a, b, e], { named: null, thresholds }).skipped.map((s) => s.index.name)).toEqual(['a', 'b', 'e']);
     expect(belowThresholds(estimates.get(2), { minRatio: null, minBytes: null })).toBeNull();
-    expect(belowThresholds({ oid: 9, bytes: 1, reclaimableBytes: null, ratio: null }, thresholds)).toBeNull();
+    expect(belowThresholds({ oid: 9, bytes: 1, reclaimableBytes: null, ratio: null, method: 'unknown: gin index' }, thresholds))
+      .toBe('bloat not estimated (unknown: gin index): below the thresholds unless named in indexes or --index');
+    expect(belowThresholds({ oid: 9, bytes: 1, reclaimableBytes: null, ratio: null }, { minRatio: null, minBytes: null })).toBeNull();
   });
 });
 

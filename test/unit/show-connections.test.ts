@@ -30,6 +30,8 @@ const prod: ConnectionConfig = {
   maxReplicaLagSeconds: null,
   swapDeadlineMs: 1_800_000,
   swapWindow: { startMinute: 120, endMinute: 270, text: '02:00-04:30' },
+  minBloatRatio: 0.2,
+  minBloatBytes: 500 * 1024 ** 2,
 };
 const bare: ConnectionConfig = { ...prod, name: 'env', host: undefined, port: undefined, user: undefined,
   password: undefined, database: undefined, sslmode: undefined, sslrootcert: undefined, connectTimeoutSeconds: undefined, schemas: [], tables: [] };
@@ -38,10 +40,10 @@ describe('show_connections', () => {
   it('renders one aligned row per connection without the password', () => {
     expect(renderConnectionsTable([prod, bare])).toBe(
       [
-        'name  host         port  user   database  sslmode      sslrootcert  connect_timeout  schemas  tables               max_replay_rows  lock_timeout  check_time  analyze_tables  deadlock_resolution  swap_attempts  catchup_timeout  parallel_sessions  copy_mode  chunk_time  sleep_ratio  max_wal_rate  max_replica_lag  swap_deadline  swap_window',
-        '----  -----------  ----  -----  --------  -----------  -----------  ---------------  -------  -------------------  ---------------  ------------  ----------  --------------  -------------------  -------------  ---------------  -----------------  ---------  ----------  -----------  ------------  ---------------  -------------  -----------',
-        'prod  db.internal  5432  owner  app       verify-full  /etc/ca.pem  5                sales    public."Mixed Case"  5000             2000ms        10          false           cancel_query         3              600              1                  chunked    0.25        0.5          20            -                1800s          02:00-04:30',
-        'env   -            -     -      -         -            -            -                -        -                    5000             2000ms        10          false           cancel_query         3              600              1                  chunked    0.25        0.5          20            -                1800s          02:00-04:30',
+        'name  host         port  user   database  sslmode      sslrootcert  connect_timeout  schemas  tables               max_replay_rows  lock_timeout  check_time  analyze_tables  deadlock_resolution  swap_attempts  catchup_timeout  parallel_sessions  copy_mode  chunk_time  sleep_ratio  max_wal_rate  max_replica_lag  swap_deadline  swap_window  min_bloat_ratio  min_bloat_bytes',
+        '----  -----------  ----  -----  --------  -----------  -----------  ---------------  -------  -------------------  ---------------  ------------  ----------  --------------  -------------------  -------------  ---------------  -----------------  ---------  ----------  -----------  ------------  ---------------  -------------  -----------  ---------------  ---------------',
+        'prod  db.internal  5432  owner  app       verify-full  /etc/ca.pem  5                sales    public."Mixed Case"  5000             2000ms        10          false           cancel_query         3              600              1                  chunked    0.25        0.5          20            -                1800s          02:00-04:30  0.2              524288000',
+        'env   -            -     -      -         -            -            -                -        -                    5000             2000ms        10          false           cancel_query         3              600              1                  chunked    0.25        0.5          20            -                1800s          02:00-04:30  0.2              524288000',
       ].join('\n'),
     );
   });
@@ -54,6 +56,7 @@ describe('show_connections', () => {
       lock_timeout: '2000ms', check_time: 10, analyze_tables: false, deadlock_resolution: 'cancel_query',
       swap_attempts: 3, catchup_timeout: 600, parallel_sessions: 1, copy_mode: 'chunked', chunk_time: 0.25,
       sleep_ratio: 0.5, max_wal_rate: 20, max_replica_lag: null, swap_deadline: '1800s', swap_window: '02:00-04:30',
+      min_bloat_ratio: 0.2, min_bloat_bytes: 524288000,
     });
     expect(renderConnectionsJson([prod])).not.toContain('hunter2');
   });

@@ -9,7 +9,7 @@
  * and a NULLS placement, and storage parameter names are checked to be plain words (the server
  * validates the values before any work, see inspect/table-options.ts).
  */
-import { parseQualifiedName, type QualifiedName } from '../db/ident.js';
+import { parseQualifiedName, readQuotedIdent, type QualifiedName } from '../db/ident.js';
 import { boolean, integer, stringList, text } from './coerce.js';
 import { isTable, keyPath, readSection, show, type TomlTable } from './section.js';
 
@@ -145,23 +145,10 @@ export function parseOrderItem(text: string): OrderItem | string {
   let column: string;
   let rest: string;
   if (s.startsWith('"')) {
-    let i = 1;
-    column = '';
-    for (;;) {
-      if (i >= s.length) return `unterminated quoted column name in "${text}"`;
-      if (s[i] === '"') {
-        if (s[i + 1] === '"') {
-          column += '"';
-          i += 2;
-          continue;
-        }
-        i++;
-        break;
-      }
-      column += s[i++];
-    }
-    if (column === '') return `empty quoted column name in "${text}"`;
-    rest = s.slice(i);
+    const quoted = readQuotedIdent(s, 0, text, 'column name');
+    if (typeof quoted === 'string') return quoted;
+    column = quoted.part;
+    rest = s.slice(quoted.next);
   } else {
     const m = /^([\p{L}_][\p{L}\p{N}_$]*)(.*)$/su.exec(s);
     if (!m) return `"${text}" is not a column name: write a column name, in double quotes if it has capitals, spaces or symbols`;

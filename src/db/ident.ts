@@ -47,21 +47,9 @@ export function parseQualifiedName(text: string): QualifiedName | string {
   while (i <= s.length) {
     let part = '';
     if (s[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= s.length) return `unterminated quoted identifier in "${text}"`;
-        if (s[i] === '"') {
-          if (s[i + 1] === '"') {
-            part += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        part += s[i++];
-      }
-      if (part === '') return `empty quoted identifier in "${text}"`;
+      const quoted = readQuotedIdent(s, i, text);
+      if (typeof quoted === 'string') return quoted;
+      ({ part, next: i } = quoted);
     } else {
       const start = i;
       while (i < s.length && s[i] !== '.' && s[i] !== '"') i++;
@@ -79,4 +67,25 @@ export function parseQualifiedName(text: string): QualifiedName | string {
   }
   if (parts.length !== 2) return `"${text}" must be written as schema.table`;
   return { schema: parts[0]!, name: parts[1]! };
+}
+
+/**
+ * The quoted identifier that starts at `s[at]` (a `"`): its name (`""` is one `"`) and where the
+ * text after its closing quote starts; or an error text naming `whole`.
+ */
+export function readQuotedIdent(s: string, at: number, whole: string, what = 'identifier'): { part: string; next: number } | string {
+  let i = at + 1;
+  let part = '';
+  for (;;) {
+    if (i >= s.length) return `unterminated quoted ${what} in "${whole}"`;
+    if (s[i] === '"') {
+      if (s[i + 1] !== '"') break;
+      part += '"';
+      i += 2;
+      continue;
+    }
+    part += s[i++];
+  }
+  if (part === '') return `empty quoted ${what} in "${whole}"`;
+  return { part, next: i + 1 };
 }

@@ -18,10 +18,10 @@ import { HELPER_SCHEMA } from '../plan/names.js';
 import { estimateIndexBloat } from '../inspect/bloat.js';
 import { chooseIndexes, displayIndex, reindexConcurrently, refusalCounts, unknownIndexNames, type IndexChoice } from '../plan/reindex.js';
 import type { ConnectionConfig } from '../config/types.js';
-import type { Emit, TableOutcome } from '../report/events.js';
-import { formatBytes, logEvent } from '../report/log-events.js';
-import { terminalProgress } from '../report/progress.js';
+import type { TableOutcome } from '../report/events.js';
+import { formatBytes } from '../report/log-events.js';
 import { onStopSignals } from './long-run.js';
+import { runEvents } from './run-events.js';
 import { exitCodeOf } from './repack.js';
 import type { Problem } from './preflight.js';
 import type { Runtime } from './runtime.js';
@@ -83,16 +83,7 @@ export async function repackIndexes(
   opts: { names: QualifiedName[] | null },
 ): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
   const stop = onStopSignals(rt);
-  const outcomes: TableOutcome[] = [];
-  const progress = process.stderr.isTTY && !rt.logsToConsole ? terminalProgress() : undefined;
-  const emit: Emit = (e) => {
-    logEvent(rt.log, e);
-    progress?.handle(e);
-  };
-  const end = (o: TableOutcome, oid: number) => {
-    outcomes.push(o);
-    emit({ type: 'table-end', ref: { connection: o.connection, table: o.table, oid }, outcome: o });
-  };
+  const { emit, outcomes, end, close } = runEvents(rt);
   try {
     for (const conn of rt.connections) {
       if (stop.stopped()) break;
@@ -139,7 +130,7 @@ export async function repackIndexes(
       }
     }
   } finally {
-    progress?.stop();
+    close();
     stop.dispose();
   }
   return { outcomes, exitCode: exitCodeOf(outcomes, stop.stopped()) };

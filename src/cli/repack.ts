@@ -10,10 +10,10 @@ import { cleanupOptionsFor } from '../execute/cleanup.js';
 import { repackTable } from '../execute/run-table.js';
 import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
-import type { Emit, TableOutcome } from '../report/events.js';
-import { countNoun, formatBytes, logEvent } from '../report/log-events.js';
-import { terminalProgress } from '../report/progress.js';
+import type { TableOutcome } from '../report/events.js';
+import { countNoun, formatBytes } from '../report/log-events.js';
 import { onStopSignals } from './long-run.js';
+import { runEvents } from './run-events.js';
 import { applyThresholds, thresholdText } from './thresholds.js';
 import type { Runtime } from './runtime.js';
 
@@ -23,13 +23,7 @@ export async function repackTables(
   mode: 'repack' | 'prepare' = 'repack',
 ): Promise<{ outcomes: TableOutcome[]; exitCode: number }> {
   const stop = onStopSignals(rt);
-  const outcomes: TableOutcome[] = [];
-  // Bars on a terminal, unless the log itself is printed there (--debug, log_dest = "console").
-  const progress = process.stderr.isTTY && !rt.logsToConsole ? terminalProgress() : undefined;
-  const emit: Emit = (e) => {
-    logEvent(rt.log, e);
-    progress?.handle(e);
-  };
+  const { emit, outcomes, end, close } = runEvents(rt);
   try {
     for (const conn of rt.connections) {
       if (stop.stopped()) break;
@@ -63,8 +57,7 @@ export async function repackTables(
           status: 'refused', table: displayQualified(missing), connection: conn.name, listed: true,
           reason: describeMissing(missing), durationMs: 0,
         };
-        outcomes.push(o);
-        emit({ type: 'table-end', ref: { connection: conn.name, table: o.table, oid: 0 }, outcome: o });
+        end(o, 0);
       }
       const pagesRead = selection.candidates.reduce((a, c) => a + (c.bloat?.pagesRead ?? 0), 0);
       const thresholds = applyThresholds(selection.candidates, conn);
@@ -116,12 +109,11 @@ export async function repackTables(
           },
           candidate,
         );
-        outcomes.push(outcome);
-        emit({ type: 'table-end', ref: { connection: conn.name, table: outcome.table, oid: candidate.oid }, outcome });
+        end(outcome, candidate.oid);
       }
     }
   } finally {
-    progress?.stop();
+    close();
     stop.dispose();
   }
   return { outcomes, exitCode: exitCodeOf(outcomes, stop.stopped()) };

@@ -1,7 +1,8 @@
 /** `show_connections`: every connection with every key except the password. */
 import { defaultConnection } from '../config/load.js';
 import type { ConnectionConfig } from '../config/types.js';
-import { displayQualified } from '../db/ident.js';
+import type { TableOptions } from '../config/table-options.js';
+import { displayIdent, displayQualified } from '../db/ident.js';
 
 type Row = Record<string, string | number | boolean | string[] | null>;
 
@@ -36,7 +37,21 @@ export function connectionRow(c: ConnectionConfig): Row {
     swap_window: c.swapWindow?.text ?? null,
     min_bloat_ratio: c.minBloatRatio,
     min_bloat_bytes: c.minBloatBytes,
+    ...(c.tableOptions?.length ? { table_options: c.tableOptions.map(tableOptionsText) } : {}),
   };
+}
+
+/** One `[connections.NAME.table_options."schema.table"]` section on one line, as it was read. */
+export function tableOptionsText(o: TableOptions): string {
+  const parts: string[] = [];
+  if (o.orderBy !== undefined) {
+    const items = o.orderBy.map((i) => `${displayIdent(i.column)}${i.descending ? ' DESC' : ''}${i.nulls ? ` NULLS ${i.nulls.toUpperCase()}` : ''}`);
+    parts.push(`order_by [${items.join(', ')}]`);
+  }
+  if (o.tablespace !== undefined) parts.push(`tablespace ${displayIdent(o.tablespace)}`);
+  if (o.moveIndexes) parts.push('move_indexes');
+  if (o.storageParameters.length > 0) parts.push(o.storageParameters.map((p) => `${p.name}=${p.value}`).join(' '));
+  return `${displayQualified(o.table)}: ${parts.join('; ')}`;
 }
 
 export function renderConnectionsJson(conns: ConnectionConfig[]): string {
@@ -46,7 +61,8 @@ export function renderConnectionsJson(conns: ConnectionConfig[]): string {
 /** An aligned text table; absent keys show as `-` (libpq environment or .pgpass applies). */
 export function renderConnectionsTable(conns: ConnectionConfig[]): string {
   const rows = conns.map(connectionRow);
-  const headers = Object.keys(rows[0] ?? connectionRow(defaultConnection('')));
+  // Keys set in some connections only (indexes, table_options) are columns when any has them.
+  const headers = [...new Set((rows.length > 0 ? rows : [connectionRow(defaultConnection(''))]).flatMap((r) => Object.keys(r)))];
   const cells = rows.map((r) => headers.map((h) => cellText(r[h] ?? null)));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -37,6 +37,28 @@ const bare: ConnectionConfig = { ...prod, name: 'env', host: undefined, port: un
   password: undefined, database: undefined, sslmode: undefined, sslrootcert: undefined, connectTimeoutSeconds: undefined, schemas: [], tables: [] };
 
 describe('show_connections', () => {
+  it('shows indexes and table_options of the connections that set them, as a column when any does', () => {
+    const tuned: ConnectionConfig = {
+      ...bare, name: 'tuned', password: 'hunter2', indexes: [{ schema: 'sales', name: 'Orders_pkey' }],
+      tableOptions: [{
+        table: { schema: 'sales', name: 'Orders' }, orderBy: [{ column: 'Created At', descending: true, nulls: 'last' }, { column: 'id', descending: false, nulls: null }],
+        tablespace: 'fast ssd', moveIndexes: true, storageParameters: [{ name: 'fillfactor', value: '70' }, { name: 'toast.autovacuum_enabled', value: 'false' }],
+      }, { table: { schema: 'public', name: 'audit' }, orderBy: [], moveIndexes: false, storageParameters: [] }],
+    };
+    const table = renderConnectionsTable([bare, tuned]).split('\n');
+    expect(table[0]).toMatch(/ indexes +table_options$/);
+    expect(table[2]).toMatch(/ - +-$/);
+    expect(table[3]).toMatch(
+      / sales\."Orders_pkey" +sales\."Orders": order_by \["Created At" DESC NULLS LAST, id\]; tablespace "fast ssd"; move_indexes; fillfactor=70 toast\.autovacuum_enabled=false,public\.audit: order_by \[\]$/,
+    );
+    const rows = JSON.parse(renderConnectionsJson([tuned])) as Record<string, unknown>[];
+    expect(rows[0]!.table_options).toEqual([
+      'sales."Orders": order_by ["Created At" DESC NULLS LAST, id]; tablespace "fast ssd"; move_indexes; fillfactor=70 toast.autovacuum_enabled=false',
+      'public.audit: order_by []',
+    ]);
+    expect(JSON.stringify(rows)).not.toMatch(/hunter2/);
+  });
+
   it('renders one aligned row per connection without the password', () => {
     expect(renderConnectionsTable([prod, bare])).toBe(
       [

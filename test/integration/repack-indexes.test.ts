@@ -431,8 +431,15 @@ describe('repack_indexes', () => {
     expect(tables.code).toBe(5);
     expect(tables.stdout).toMatch(/"Mixed Case": refused: another rpcl run is working on this table/);
     const stopping = runCli(['stop_repack'], { home });
-    // The cancelled rebuild's leftover is dropped once the writer it waited for is gone.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The cancelled rebuild's leftover is dropped once the writer it waited for is gone: end
+    // the writer when the drop waits for it (not after a fixed time: on a busy machine the
+    // rebuild could then finish before stop_repack even starts).
+    const dropping = async () =>
+      (await sql.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND query ILIKE 'DROP INDEX CONCURRENTLY%'`,
+      )).rows.length > 0;
+    for (let i = 0; i < 600 && !(await dropping()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await dropping(), 'the stopped rebuild drops its leftover').toBe(true);
     await holder.query('COMMIT');
     const stop = await stopping;
     const result = await running.done;

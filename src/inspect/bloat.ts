@@ -59,7 +59,7 @@ const TABLES_SQL = `
 SELECT c.oid::int8 AS oid, n.nspname, c.relname, pg_relation_size(c.oid)::int8 AS heap_bytes,
        coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS toast_bytes,
        (SELECT substr(o, 12)::int FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%') AS fillfactor,
-       (SELECT substr(o, 19)::int FROM unnest(c.reloptions) o WHERE o LIKE 'toast_tuple_target=%') AS toast_target,
+       (SELECT split_part(o, '=', 2)::int FROM unnest(c.reloptions) o WHERE o LIKE 'toast_tuple_target=%') AS toast_target,
        current_setting('block_size')::int AS block_size, current_setting('server_version_num')::int AS version,
        -- With row_security = off a read that a policy would filter is an error: such a
        -- table is not sampled (the role neither bypasses RLS nor escapes it as owner).
@@ -80,7 +80,7 @@ WHERE c.oid = ANY($1::oid[]) AND c.relkind IN ('r', 'm', 't')`;
  * outside one, as it is (each statement its own transaction). In a transaction block a
  * statement starts after its transaction did; alone, both start together.
  */
-async function isolated<T>(client: pg.Client, body: () => Promise<T>): Promise<T> {
+export async function isolated<T>(client: pg.Client, body: () => Promise<T>): Promise<T> {
   const { rows } = await client.query<{ open: boolean }>(`SELECT transaction_timestamp() <> statement_timestamp() AS open`);
   if (!rows[0]!.open) return body();
   await client.query('SAVEPOINT rpcl_bloat_sample');

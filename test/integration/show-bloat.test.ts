@@ -21,7 +21,7 @@ useTestDatabase('showbloat', async (d, s) => {
   await s.query(`
     DROP SCHEMA IF EXISTS rpcl CASCADE;
     CREATE SCHEMA "Bloat Sch";
-    CREATE TABLE "Bloat Sch"."Mixed Case" (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off);
+    CREATE TABLE "Bloat Sch"."Mixed Case" (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off, toast_tuple_target = 4080);
     INSERT INTO "Bloat Sch"."Mixed Case" SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 20000) g;
     DELETE FROM "Bloat Sch"."Mixed Case" WHERE id % 4 <> 0;
     CREATE INDEX "Expr ""Idx""" ON "Bloat Sch"."Mixed Case" (lower(v), "id") WHERE id > 100;

@@ -155,6 +155,7 @@ export async function dryRun(rt: Runtime): Promise<number> {
       print(`connection ${conn.name} (dry run: nothing is changed)`);
       if ((await helperSchemaState(client)).kind === 'absent') print(` a run would first create the helper schema ${HELPER_SCHEMA}`);
       const selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
+      if (selection.sampleError) print(`warning: ${selection.sampleError}`);
       for (const m of selection.missing) {
         print(`${displayQualified(m)}: refused: ${describeMissing(m)}`);
         code = ExitCode.refused;

@@ -44,6 +44,7 @@ export async function repackTables(
           if (r.outcome !== 'live') log.warning(describeRecovery(r));
         }
         selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
+        if (selection.sampleError) log.warning(selection.sampleError);
         // A table_options entry naming no table is refused before any work: with a typo in its
         // name, the table it was meant for would be repacked without its options.
         const unmatched = await unmatchedEntries(client, conn, selection.candidates);

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { displayQualified, type QualifiedName } from '../db/ident.js';
 import { HELPER_SCHEMA } from '../plan/names.js';
+import { isolated } from './bloat.js';
 import { bloatOfTables, type CandidateBloat } from './select-bloat.js';
 
 export interface Candidate {
@@ -109,6 +110,8 @@ export interface Selection {
   candidates: Candidate[];
   /** Listed tables that do not exist. */
   missing: QualifiedName[];
+  /** Why the bloat sample (selectTables with sample) could not be taken. */
+  sampleError?: string;
 }
 
 const BLOAT_SQL = `
@@ -175,9 +178,16 @@ export async function selectTables(
   const oids = [...new Set([...bySchema.rows.map((r) => Number(r.oid)), ...listedOids])];
   let candidates = await estimateTables(client, oids, listedOids);
   candidates = candidates.map((c) => ({ ...c, namedDirectly: directOids.has(c.oid) }));
+  let sampleError: string | undefined;
   if (opts.sample) {
-    const bloat = await bloatOfTables(client, oids);
-    candidates = candidates.map((c) => ({ ...c, bloat: bloat.get(c.oid) }));
+    // The sample only orders and filters the run: if it fails, the run goes on with the
+    // statistics' estimate and says so (with a threshold set, no table then passes).
+    try {
+      const bloat = await isolated(client, () => bloatOfTables(client, oids));
+      candidates = candidates.map((c) => ({ ...c, bloat: bloat.get(c.oid) }));
+    } catch (err) {
+      sampleError = `the bloat sample failed (${(err as Error).message}): tables are ordered by the statistics' estimate, and none passes a bloat threshold`;
+    }
   }
   candidates.sort(
     (a, b) => orderKey(b) - orderKey(a) || b.heapBytes - a.heapBytes || a.oid - b.oid,
@@ -195,7 +205,7 @@ export async function selectTables(
     new Map(partitions.rows.map((r) => [Number(r.oid), Number(r.parent)])),
     new Set(partitions.rows.filter((r) => r.is_default).map((r) => Number(r.oid))),
   );
-  return { candidates: numberPartitions(ordered, rootOf), missing };
+  return { candidates: numberPartitions(ordered, rootOf), missing, ...(sampleError === undefined ? {} : { sampleError }) };
 }
 
 /** Sizes and estimated bloat of the given tables (in no particular order). */

@@ -77,8 +77,12 @@ export async function showBloat(rt: Runtime, json: boolean): Promise<number> {
   for (const conn of rt.connections) {
     const client = await connect(conn, { home: rt.home, applicationName: 'rpcl show_bloat' });
     try {
-      await client.query('BEGIN READ ONLY');
+      // Read-only, one statement per transaction: each table's sample holds its ACCESS SHARE
+      // lock and its snapshot only while it reads, not for the whole report (an application's
+      // ALTER TABLE would otherwise queue behind the report, and every query behind that).
+      await client.query(`SET default_transaction_read_only = on`);
       const selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
+      if (selection.sampleError) process.stderr.write(`rpcl: ${conn.name}: warning: ${selection.sampleError}\n`);
       const vac = await vacuumFacts(client, selection.candidates.map((c) => c.oid));
       const tables: BloatTableRow[] = [];
       for (const c of selection.candidates) tables.push(await tableRow(client, c, vac.get(c.oid), conn));
@@ -92,7 +96,6 @@ export async function showBloat(rt: Runtime, json: boolean): Promise<number> {
         missing: selection.missing.map((m) => ({ table: displayQualified(m), reason: describeMissing(m) })),
       });
     } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
       await client.end().catch(() => undefined);
     }
   }

@@ -109,7 +109,12 @@ class Session {
   record(err: unknown, statement: string): void {
     const code = (err as { code?: string }).code ?? '';
     if (APPLICATION_CAUSED.has(code)) this.expected.set(code, (this.expected.get(code) ?? 0) + 1);
-    else this.errors.push({ session: this.stats.name, code, message: (err as Error).message, statement: oneLine(statement).slice(0, 200) });
+    else {
+      // The server's detail (a deadlock's cycle, a lock's holder) says who was involved.
+      const detail = (err as { detail?: string }).detail;
+      const message = `${(err as Error).message}${detail ? ` (${oneLine(detail)})` : ''}`;
+      this.errors.push({ session: this.stats.name, code, message, statement: oneLine(statement).slice(0, 200) });
+    }
   }
 
   /**

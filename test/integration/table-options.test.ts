@@ -41,9 +41,30 @@ describe('order_by', () => {
     const work = await Promise.all(tables.map((t) => writers(db, {
       table: `"${s}"."${t}"`, control: `"${s}"."${t} control"`, kind: 'append', ids: ROWS, sequence: `"${s}"."${t} seq"`,
     })));
+    // Each table's writers stop once its swap is done (its OID changed): they write through its
+    // copy and replay, and nothing lands in space that an autovacuum of the new table frees
+    // while the next tables are repacked (which would put rows out of order).
+    const oids = await Promise.all(tables.map(async (t) => (await sql.query(`SELECT '"${s}"."${t}"'::regclass::oid::int8 AS o`)).rows[0].o));
+    let watching = true;
+    const watch = (async () => {
+      const stopped = new Set<number>();
+      while (watching && stopped.size < tables.length) {
+        const now = await sql.query(`SELECT c.relname, c.oid::int8 AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [s]);
+        for (const [k, t] of tables.entries()) {
+          const o = now.rows.find((r) => r.relname === t)?.o;
+          if (!stopped.has(k) && o !== undefined && o !== oids[k]) {
+            stopped.add(k);
+            void work[k]!.stop();
+          }
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
     await new Promise((r) => setTimeout(r, 200));
     // Pauses inside the copy's snapshot and before the replay: the writers' rows reach the copy by replay.
     const run = await runCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-snapshot:700,replay:500' } });
+    watching = false;
+    await watch;
     const stats = await Promise.all(work.map((w) => w.stop()));
     expect(run.stderr).not.toMatch(/refused|failed/);
     expect(run.code).toBe(0);

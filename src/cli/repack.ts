@@ -7,6 +7,7 @@ import { defaultEngineOptions } from '../execute/context.js';
 import { ensureHelperSchema } from '../execute/helper-schema.js';
 import { recoverDeadRuns, describeRecovery } from '../execute/recovery.js';
 import { cleanupOptionsFor } from '../execute/cleanup.js';
+import { describeIndexRecovery, recoverIndexRuns } from '../execute/index-leftovers.js';
 import { repackTable } from '../execute/run-table.js';
 import { describeMissing, extraSpaceBytes, selectTables } from '../inspect/select.js';
 import { displayQualified } from '../db/ident.js';
@@ -42,6 +43,13 @@ export async function repackTables(
         // Runs that died (even by SIGKILL) are finished or cleaned before anything new starts.
         for (const r of await recoverDeadRuns(client, { ...cleanupOptionsFor(conn), includePrepared: false })) {
           if (r.outcome !== 'live') log.warning(describeRecovery(r));
+        }
+        // So are the INVALID indexes of a repack_indexes that died: a copy would rebuild them
+        // as valid ones. What cannot be dropped now makes its table refused (an INVALID index).
+        try {
+          for (const r of await recoverIndexRuns(client, cleanupOptionsFor(conn))) log.warning(describeIndexRecovery(r));
+        } catch (err) {
+          log.warning(`could not remove every leftover of interrupted index rebuilds yet: ${(err as Error).message}`);
         }
         selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
         if (selection.sampleError) log.warning(selection.sampleError);

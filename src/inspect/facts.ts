@@ -56,6 +56,8 @@ export interface IndexFact {
   statisticsTargets: { column: number; target: number }[];
   isClustered: boolean;
   isReplicaIdentity: boolean;
+  /** indisvalid: false for a failed CREATE INDEX or REINDEX CONCURRENTLY's leftover. */
+  valid: boolean;
   /** The original index's size: how long its rebuild takes, relative to the others. */
   bytes: number;
 }

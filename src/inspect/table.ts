@@ -137,7 +137,7 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
             i.indisunique,
             CASE WHEN starts_with(pg_get_indexdef(ic.oid), prefix.p || ' USING ')
                  THEN substr(pg_get_indexdef(ic.oid), length(prefix.p) + 1) END AS tail,
-            i.indisprimary, i.indisclustered, i.indisreplident, pg_relation_size(ic.oid)::int8 AS bytes,
+            i.indisprimary, i.indisclustered, i.indisreplident, i.indisvalid, pg_relation_size(ic.oid)::int8 AS bytes,
             (i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indisvalid
              -- replay matches keys with the column type's own = under the column's collation: the
              -- index must mean the same equality (default operator class, same collation)
@@ -194,6 +194,7 @@ async function readIndexes(client: pg.Client, oid: number): Promise<IndexRow[]> 
     statisticsTargets: (x.stattargets as { column: number; target: number }[]),
     isClustered: x.indisclustered,
     isReplicaIdentity: x.indisreplident,
+    valid: x.indisvalid,
     bytes: Number(x.bytes),
     isPrimary: x.indisprimary,
     isUniqueUsable: x.unique_usable && x.all_not_null && !(x.key_columns as string[]).includes(null as never),

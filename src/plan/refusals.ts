@@ -70,6 +70,10 @@ export function refusalReason(facts: TableFacts, perms: Circumstances): string |
     return 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns, with the default operator class and collation): add one so changes can be replayed by key';
   }
   for (const index of facts.indexes) {
+    if (!index.valid) {
+      return `its index ${displayIdent(index.name)} is INVALID (a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY): the copy would ` +
+        'rebuild it as a valid index. Drop it or REINDEX it first (if rpcl repack_indexes left it, rpcl abort_repack removes it)';
+    }
     if (index.constraint === null && index.definitionTail === null) {
       return `its index ${index.name} has a definition rpcl cannot rebuild (${index.definition})`;
     }

@@ -7,7 +7,7 @@ export const col = (name: string, type: string, extra: Partial<ColumnFact> = {})
 
 export const index = (name: string, extra: Partial<IndexFact> = {}): IndexFact => ({
   oid: 1, name, definition: '', definitionTail: ' USING btree (v)', unique: false, tablespace: null, constraint: null,
-  comment: null, statisticsTargets: [], isClustered: false, isReplicaIdentity: false, bytes: 8192, ...extra,
+  comment: null, statisticsTargets: [], isClustered: false, isReplicaIdentity: false, valid: true, bytes: 8192, ...extra,
 });
 
 export function facts(extra: Partial<TableFacts> = {}): TableFacts {

@@ -228,6 +228,7 @@ describe('refusals', () => {
     [{ canActAsOwner: false, owner: 'Big Boss' }, 'it is owned by "Big Boss": connect as "Big Boss" (or a role that is a member of it) to repack it'],
     [{ key: null }, 'it has no primary key and no NOT NULL unique index (non-partial, non-deferrable, on plain columns, with the default operator class and collation): add one so changes can be replayed by key'],
     [{ rowSecurity: true, forceRowSecurity: true }, 'it has FORCE ROW LEVEL SECURITY and the connected role is subject to its policies: the copy could not read every row. Connect as a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS, or rds_superuser on RDS) to repack it'],
+    [{ indexes: [index('Half Built', { valid: false })] }, 'its index "Half Built" is INVALID (a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY): the copy would rebuild it as a valid index. Drop it or REINDEX it first (if rpcl repack_indexes left it, rpcl abort_repack removes it)'],
     [{ unsupportedDependents: ['trigger t on table x'] }, 'these depend on it and cannot be carried across the swap yet: trigger t on table x. Drop and re-create them around the repack, or wait for a version of rpcl that handles them'],
   ] as [Partial<TableFacts>, string][])('%o', (extra, reason) => {
     expect(refusalReason(facts(extra), ok)).toBe(reason);

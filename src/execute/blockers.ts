@@ -103,3 +103,18 @@ export async function resolveBlockers(
   }
   return done;
 }
+
+/**
+ * The blockers that hold a granted lock on one of `relations` now and are not rpcl's own
+ * sessions: the ones a resolution may act on when a wait was also for snapshots or long ago.
+ */
+export async function blockersHolding(control: pg.Client, blockers: Blocker[], relations: number[]): Promise<Blocker[]> {
+  if (blockers.length === 0) return [];
+  const { rows } = await control.query<{ pid: number }>(
+    `SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.granted AND l.relation = ANY($1::oid[]) AND l.pid = ANY($2::int[]) AND a.application_name NOT LIKE 'rpcl%'`,
+    [relations, blockers.map((b) => b.pid)],
+  );
+  const pids = new Set(rows.map((r) => r.pid));
+  return blockers.filter((b) => pids.has(b.pid));
+}

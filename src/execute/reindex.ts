@@ -25,7 +25,7 @@ import { HELPER_SCHEMA } from '../plan/names.js';
 import { displayIndex, indexRefusal, reindexConcurrently } from '../plan/reindex.js';
 import type { Emit, TableOutcome, TableRef } from '../report/events.js';
 import type { Logger } from '../report/logger.js';
-import { describeBlocker, resolveBlockers, watchBlockers, type Blocker } from './blockers.js';
+import { blockersHolding, describeBlocker, resolveBlockers, watchBlockers, type Blocker } from './blockers.js';
 import { dropIndexLeftovers, findIndexLeftovers, openIndexRuns, type IndexRunRow } from './index-leftovers.js';
 import { runStep } from './steps.js';
 import { testPause } from './test-hooks.js';
@@ -94,7 +94,11 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
       // A stop request cancels the statement: the leftovers are then removed like any failure's.
       const stopWatch = setInterval(() => {
         if (opts.stopRequested()) {
-          control.query(`SELECT pg_cancel_backend($1::int)`, [workPid]).catch(() => undefined);
+          // Only while the REINDEX itself runs: a cancel that arrives later must not hit the cleanup.
+          control.query(
+            `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = $1::int AND state = 'active' AND query ILIKE 'REINDEX%'`,
+            [workPid],
+          ).catch(() => undefined);
           clearInterval(stopWatch);
         }
       }, 200);
@@ -135,9 +139,22 @@ export async function rebuildIndex(opts: RebuildOptions, index: IndexFacts, list
       if (!isLockFailure(error)) return await finish('failed', `${(error as Error).message}${cleanup}`);
       lastBlockers = blockers.length > 0 ? blockers : lastBlockers;
       const who = blockers.length > 0 ? `; waited for ${blockers.map(describeBlocker).join('; ')}` : '';
+      // A leftover that could not be dropped (its DROP waits for the same sessions) ends the
+      // retries: each further attempt would leave one more INVALID index that every write maintains.
+      const left = await findIndexLeftovers(work, row);
+      if (left.length > 0) {
+        return await finish(
+          'failed',
+          `${(error as Error).message}${who}${cleanup}; ${left.map((l) => displayQualified(l)).join(', ')} could not be dropped yet, ` +
+            'so no further attempt is made: run rpcl abort_repack once those sessions have ended',
+        );
+      }
       if (attempt >= attempts) break;
-      // As for the swap: deadlock_resolution acts on exactly the sessions this attempt waited for.
-      for (const line of await resolveBlockers(control, blockers, opts.conn.deadlockResolution)) {
+      // deadlock_resolution acts only on sessions that hold a lock on the table or the index
+      // now: not on those a wait for older snapshots met elsewhere in the database (a backup,
+      // another rpcl run), nor on pids seen earlier in a long build that may be others by now.
+      const holders = await blockersHolding(control, blockers, [facts.tableOid, facts.oid]);
+      for (const line of await resolveBlockers(control, holders, opts.conn.deadlockResolution)) {
         opts.emit({ type: 'warning', ref, message: `deadlock_resolution ${opts.conn.deadlockResolution}: ${line}` });
       }
       opts.emit({

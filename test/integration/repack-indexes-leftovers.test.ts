@@ -154,6 +154,46 @@ describe('repack_indexes leftovers and waits', () => {
     expect(await fx.invalidIndexes()).toEqual([]);
   });
 
+  it('deadlock_resolution = kill_query ends a session holding a lock on the table, never one that only holds an old snapshot', async () => {
+    await fx.freshTable(50_000);
+    // Only a snapshot, from another table: the rebuild waits for it, but it blocks no lock.
+    const backup = await fx.session('nightly backup');
+    await backup.query(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM ${CONTROL}`);
+    const home = fx.config(['lock_timeout = "300ms"', 'swap_attempts = 2', 'deadlock_resolution = "kill_query"']);
+    const first = await runCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    expect(first.code, first.stderr).toBe(6);
+    expect(first.stderr).not.toMatch(/deadlock_resolution kill_query: terminated/);
+    expect((await backup.query(`SELECT 1 AS alive`)).rows, 'the snapshot holder is left alone').toEqual([{ alive: 1 }]);
+    await backup.query('COMMIT');
+
+    // A lock on the table in the rebuild's way: terminated after the first failed attempt.
+    const blocker = await fx.session('stuck migration');
+    await blocker.query(`BEGIN; LOCK TABLE ${T} IN SHARE UPDATE EXCLUSIVE MODE`);
+    const pid = (await blocker.query(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;
+    const second = await runCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`deadlock_resolution kill_query: terminated pid ${pid} \\(user`));
+    expect(await fx.invalidIndexes()).toEqual([]);
+    expect(await rpclLeftovers(fx.sql)).toEqual([]);
+  });
+
+  it('a reader holding the table in a long transaction: the leftover cannot be dropped, so no second attempt piles up another; abort_repack removes it later', async () => {
+    await fx.freshTable(50_000);
+    const reader = await fx.session('long reader');
+    await reader.query(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM ${T}`);
+    const home = fx.config(['lock_timeout = "300ms"', 'swap_attempts = 3']);
+    const run = await runCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    expect(run.code, run.stderr).toBe(6);
+    expect(run.stdout).toMatch(/"Idx Schema"\."with""quote_ccnew" could not be dropped yet, so no further attempt is made: run rpcl abort_repack/);
+    expect(run.stderr).not.toMatch(/attempt \d\/3: .*retrying/);
+    expect(await fx.invalidIndexes()).toEqual(['"Idx Schema"."with""quote_ccnew"']);
+    await reader.query('COMMIT');
+    const abort = await runCli(['abort_repack', '--yes'], { home });
+    expect(abort.code, abort.stdout + abort.stderr).toBe(0);
+    expect(await fx.invalidIndexes()).toEqual([]);
+    expect(await rpclLeftovers(fx.sql)).toEqual([]);
+  });
+
   it('a long transaction (an old snapshot) makes the rebuild fail after lock_timeout, named, its new index dropped', async () => {
     await fx.freshTable(50_000);
     const long = await fx.session('long report');

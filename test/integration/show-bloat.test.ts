@@ -71,13 +71,20 @@ function writer(c: pg.Client): { stop: () => Promise<{ commits: number; errors: 
   const errors: string[] = [];
   let commits = 0;
   const loop = (async () => {
+    // Paced and capped: the bloat it adds (dead versions) must not depend on how long the
+    // reports take on a busy machine (at most 400 of 5000 rows, well under the bound below).
     while (running) {
+      if (commits >= 400) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
       try {
         await c.query(`UPDATE "Bloat Sch"."with""quote" SET v = v WHERE id = $1`, [1 + Math.floor(Math.random() * 5000)]);
         commits++;
       } catch (err) {
         errors.push((err as Error).message);
       }
+      await new Promise((r) => setTimeout(r, 2));
     }
   })();
   return {

@@ -132,14 +132,15 @@ export interface CopyChoice {
 
 /**
  * An order other than the key's needs the snapshot copy: the chunked copy walks the key.
- * copy_mode "chunked" with an explicit order_by is refused (the user asked for both); with only
- * the CLUSTER index's order it copies in key order and says so; "auto" takes the snapshot copy.
+ * copy_mode "chunked" with an explicit order_by is refused (the user asked for both); "auto"
+ * takes the snapshot copy for an explicit order_by. An order nobody asked for (the CLUSTER
+ * index's) never turns a chunked copy into one long snapshot: the copy walks the key and says so.
  */
 export function chooseCopy(mode: CopyMode, facts: TableFacts, eff: EffectiveOptions): CopyChoice {
   const wouldChunk = usesChunkedCopy(mode, facts.totalBytes);
   if (eff.order.length === 0 || !wouldChunk) return { chunked: wouldChunk, ordered: eff.order.length > 0, note: null, refusal: null };
   if (isKeyOrder(facts, eff.order)) return { chunked: true, ordered: true, note: null, refusal: null };
-  if (mode === 'auto') {
+  if (mode === 'auto' && eff.orderExplicit) {
     return { chunked: false, ordered: true, note: `copy_mode auto: the snapshot copy, because the rows go in ${eff.orderSource} order, not key order`, refusal: null };
   }
   if (eff.orderExplicit) {
@@ -149,7 +150,7 @@ export function chooseCopy(mode: CopyMode, facts: TableFacts, eff: EffectiveOpti
         'set copy_mode = "snapshot" or "auto", or order_by to the key columns, or order_by = []',
     };
   }
-  return { chunked: true, ordered: false, note: `copy_mode chunked copies in key order: the ${eff.orderSource} order is not applied`, refusal: null };
+  return { chunked: true, ordered: false, note: `copy_mode ${mode} copies in key order: the ${eff.orderSource} order is not applied`, refusal: null };
 }
 
 const AUTOVACUUM_OFF = new Set(['autovacuum_enabled', 'toast.autovacuum_enabled']);

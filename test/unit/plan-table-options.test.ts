@@ -178,13 +178,17 @@ describe('chooseCopy', () => {
     expect(chooseCopy('chunked', big, byKey)).toEqual({ chunked: true, ordered: true, note: null, refusal: null });
   });
 
-  it('another order: auto takes the snapshot copy, chunked refuses an explicit order_by and skips a CLUSTER one', () => {
+  it('another order: auto takes the snapshot copy for an explicit order_by, chunked refuses it, both skip a CLUSTER one', () => {
     expect(chooseCopy('auto', big, byNote)).toEqual({ chunked: false, ordered: true, note: 'copy_mode auto: the snapshot copy, because the rows go in order_by order, not key order', refusal: null });
     expect(chooseCopy('chunked', facts(), byNote).refusal).toBe(
       'table_options.\'"Sales"."Order ""Lines"""\'.order_by needs the snapshot copy but copy_mode is "chunked" (it copies in key order): set copy_mode = "snapshot" or "auto", or order_by to the key columns, or order_by = []',
     );
     expect(chooseCopy('chunked', facts(), { ...byNote, orderExplicit: false, orderSource: 'CLUSTER index x' })).toEqual({
       chunked: true, ordered: false, note: 'copy_mode chunked copies in key order: the CLUSTER index x order is not applied', refusal: null,
+    });
+    // An order nobody asked for does not turn auto's chunked copy of a big table into one long snapshot.
+    expect(chooseCopy('auto', big, { ...byNote, orderExplicit: false, orderSource: 'CLUSTER index x' })).toEqual({
+      chunked: true, ordered: false, note: 'copy_mode auto copies in key order: the CLUSTER index x order is not applied', refusal: null,
     });
   });
 });

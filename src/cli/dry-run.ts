@@ -150,11 +150,15 @@ export async function dryRun(rt: Runtime): Promise<number> {
     try {
       // Checked before the READ ONLY transaction, which may not create even a temporary table.
       const storageChecks = await checkStorageOf(client, conn.tableOptions ?? []);
+      // The bloat sample reads every selected table: before the READ ONLY transaction, one
+      // read-only statement each, so that no table keeps its ACCESS SHARE lock (and an
+      // application's ALTER TABLE queued behind it) until the whole dry run ends.
+      await client.query(`SET default_transaction_read_only = on`);
+      const selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
       await client.query('BEGIN READ ONLY');
       const version = Number((await client.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v);
       print(`connection ${conn.name} (dry run: nothing is changed)`);
       if ((await helperSchemaState(client)).kind === 'absent') print(` a run would first create the helper schema ${HELPER_SCHEMA}`);
-      const selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
       if (selection.sampleError) print(`warning: ${selection.sampleError}`);
       for (const m of selection.missing) {
         print(`${displayQualified(m)}: refused: ${describeMissing(m)}`);

@@ -4,8 +4,8 @@
  * own file: it needs a replica.)
  */
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
-import { makeHome, runCli, spawnCli, writeConfig } from '../support/cli.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeHome, runCli, spawnCli, writeConfig, type RunningCli } from '../support/cli.js';
 import { type TestDatabase, useOwnServer, useTestDatabase } from '../support/db.js';
 import { rpclLeftovers } from '../support/leftovers.js';
 import { connectionConfig, loadSeed, sessionAs, tableOid } from '../support/seed.js';
@@ -25,13 +25,26 @@ function config(extra: string[], on: TestDatabase = db): string {
   ]);
 }
 
+// A failed test must not leave its writers or its rpcl running into the next one.
+let running: { workload?: SeedWorkload; run?: RunningCli } = {};
+afterEach(async () => {
+  running.run?.kill('SIGKILL');
+  await running.workload?.stop();
+  running = {};
+});
+
 const rowsCopied = async (oid: number) =>
   Number((await sql.query(`SELECT rpcl_rows_copied::int8 AS n FROM rpcl.progress_${oid} WHERE rpcl_kind = 'frontier'`)).rows[0].n);
 
-/** What rpcl's sessions hold right now: open transactions and locks on the table. */
+/**
+ * What rpcl's sessions hold right now: open transactions and locks on the table. A paused run
+ * still polls its state row, one short statement at a time (a transaction of its own while it
+ * runs): only a transaction open for more than 100 ms counts as held.
+ */
 async function rpclHolds(oid: number): Promise<{ transactions: number; tableLocks: number }> {
   const { rows } = await sql.query(
-    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE application_name LIKE 'rpcl%' AND datname = current_database() AND xact_start IS NOT NULL) AS transactions,
+    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE application_name LIKE 'rpcl%' AND datname = current_database()
+               AND clock_timestamp() - xact_start > interval '100 milliseconds') AS transactions,
             (SELECT count(*)::int FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE a.application_name LIKE 'rpcl%' AND l.relation = $1::oid) AS "tableLocks"`,
     [oid],
@@ -45,6 +58,7 @@ describe('pause_repack and resume_repack', () => {
     const oid = await tableOid(sql, 'table_for_repack');
     const writers = await Promise.all([1, 2].map(() => sessionAs(db, 'writer')));
     const workload = new SeedWorkload(writers, 51, 10);
+    running.workload = workload;
     const home = makeHome();
     writeConfig(home, 'default', config(['chunk_time = 0.3', 'sleep_ratio = 2']));
     // Another host: the same config, another HOME (no pid file shared).
@@ -53,6 +67,7 @@ describe('pause_repack and resume_repack', () => {
     workload.start();
     // 200 ms in each chunk and twice as long between chunks: the copy lasts seconds.
     const run = spawnCli(['repack_tables', '--debug'], { home, env: { RPCL_TEST_PAUSE: 'copy-chunk:200' } });
+    running.run = run;
     await run.waitFor(/phase copy: in chunks/);
     await new Promise((r) => setTimeout(r, 200));
 

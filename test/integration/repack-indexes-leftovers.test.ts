@@ -81,16 +81,9 @@ describe('repack_indexes leftovers and waits', () => {
   it('rpcl killed while the server goes on: the rebuild finishes in the server and a later abort_repack records it as done', async () => {
     await fx.freshTable(20_000);
     const before = await fx.size(QIDX);
-    const holder = await fx.session('holder');
-    await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
-    const home = fx.config(['lock_timeout = "60s"']);
-    fx.running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
-    const reindexing = async () =>
-      (await fx.sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
-    for (let i = 0; i < 200 && !(await reindexing()); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await reindexing()).toBe(true);
-    fx.running.kill('SIGKILL');
-    await fx.running.done;
+    const { holder, home, run } = await fx.rebuildWaitingForAWriter();
+    run.kill('SIGKILL');
+    await run.done;
     fx.running = undefined;
     await holder.query('COMMIT');
     const gone = async () => (await fx.sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'rpcl%'`)).rows.length === 0;
@@ -107,20 +100,13 @@ describe('repack_indexes leftovers and waits', () => {
 
   it("its own session terminated mid-rebuild: rpcl fails that index and removes the _ccnew itself", async () => {
     await fx.freshTable(20_000);
-    const holder = await fx.session('holder');
-    await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
-    const home = fx.config(['lock_timeout = "60s"']);
-    fx.running = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
-    const waiting = async () =>
-      (await fx.sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
-    for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await waiting()).toBe(true);
+    const { holder, run } = await fx.rebuildWaitingForAWriter();
     await fx.sql.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rpcl reindex' AND datname = current_database()`);
     // Its DROP INDEX CONCURRENTLY waits for the open writer like everything else: release it.
     await new Promise((r) => setTimeout(r, 1000));
     expect(await fx.invalidIndexes()).toEqual(['"Idx Schema"."with""quote_ccnew"']);
     await holder.query('COMMIT');
-    const result = await fx.running.done;
+    const result = await run.done;
     fx.running = undefined;
     expect(result.code).toBe(6);
     expect(result.stdout).toMatch(/index "Idx Schema"\."with""quote" \(table "Idx Schema"\."Mixed Case"\): failed: the rebuild's session was lost: .*; removed INVALID index "Idx Schema"\."with""quote_ccnew"/);

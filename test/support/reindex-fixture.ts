@@ -5,8 +5,8 @@
  * when a test fails. Shared by repack-indexes*.test.ts.
  */
 import type pg from 'pg';
-import { afterEach } from 'vitest';
-import { makeHome, writeConfig, type RunningCli } from './cli.js';
+import { afterEach, expect } from 'vitest';
+import { makeHome, spawnCli, writeConfig, type RunningCli } from './cli.js';
 import { type TestDatabase, useTestDatabase } from './db.js';
 import { connectionConfig, sessionAs } from './seed.js';
 
@@ -102,6 +102,23 @@ export class ReindexFixture {
   async stopWriters(): Promise<void> {
     await this.writers?.stop();
     this.writers = undefined;
+  }
+
+  /**
+   * An open writer transaction on the table, and a repack_indexes of QIDX (lock_timeout 60 s)
+   * that waits for it once its new index exists; returns the writer, the config's HOME and the run.
+   */
+  async rebuildWaitingForAWriter(): Promise<{ holder: pg.Client; home: string; run: RunningCli }> {
+    const holder = await this.session('holder');
+    await holder.query(`BEGIN; UPDATE ${T} SET payload = 'held' WHERE id = 10`);
+    const home = this.config(['lock_timeout = "60s"']);
+    const run = spawnCli(['repack_indexes', '--debug', '--index', QIDX], { home });
+    this.running = run;
+    const waiting = async () =>
+      (await this.sql.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rpcl reindex' AND wait_event_type = 'Lock'`)).rows.length > 0;
+    for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await waiting()).toBe(true);
+    return { holder, home, run };
   }
 
   /** A session closed after the test. */

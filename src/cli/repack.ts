@@ -16,6 +16,7 @@ import { countNoun, formatBytes } from '../report/log-events.js';
 import { onStopSignals } from './long-run.js';
 import { runEvents } from './run-events.js';
 import { applyThresholds, thresholdText } from './thresholds.js';
+import { thresholdsSet } from '../plan/bloat-threshold.js';
 import type { Runtime } from './runtime.js';
 
 /** repack: swap included; prepare: stop before the swap and keep the copies in sync. */
@@ -51,7 +52,7 @@ export async function repackTables(
         } catch (err) {
           log.warning(`could not remove every leftover of interrupted index rebuilds yet: ${(err as Error).message}`);
         }
-        selection = await selectTables(client, conn.schemas, conn.tables, { sample: true });
+        selection = await selectTables(client, conn.schemas, conn.tables, { sample: thresholdsSet(conn) ? true : 'to-order' });
         if (selection.sampleError) log.warning(selection.sampleError);
         // A table_options entry naming no table is refused before any work: with a typo in its
         // name, the table it was meant for would be repacked without its options.
@@ -76,9 +77,10 @@ export async function repackTables(
       }
       for (const n of thresholds.namedBelow) log.info(n.line);
       selection = { ...selection, candidates: thresholds.kept };
+      const sampled = selection.candidates.some((c) => c.bloat !== undefined);
       log.info(
         `${countNoun(selection.candidates.length, 'table')} selected, largest estimated bloat first ` +
-          `(bloat estimate: ${countNoun(pagesRead, 'page')} read` +
+          `(bloat estimate: ${sampled ? `${countNoun(pagesRead, 'page')} read` : 'not sampled, nothing to order and no threshold'}` +
           `${thresholds.skipped.length > 0 ? `; ${countNoun(thresholds.skipped.length, 'table')} skipped below ${thresholdText(conn)}` : ''})`,
       );
       const extra = selection.candidates.map(extraSpaceBytes);

@@ -24,7 +24,7 @@ export async function loadSeedExample(client: pg.Client, rows: number): Promise<
 }
 
 /** Whether the table holds exactly the control copy's rows (ordered checksum). */
-export async function equalsControl(client: pg.Client): Promise<boolean> {
+export async function equalsControl(client: pg.Client, table = 'table_for_repack'): Promise<boolean> {
   const sum = async (t: string) =>
     (
       await client.query(
@@ -32,6 +32,6 @@ export async function equalsControl(client: pg.Client): Promise<boolean> {
          FROM (SELECT id, name, value, excluded, created_at FROM ${t}) x`,
       )
     ).rows[0];
-  const [a, b] = [await sum('table_for_repack'), await sum('control_for_repack')];
+  const [a, b] = [await sum(table), await sum('control_for_repack')];
   return a.n === b.n && a.m === b.m;
 }

@@ -138,13 +138,15 @@ export function orderKey(c: Candidate): number {
 
 /**
  * `sample`: also measure each table's bloat with the page-sampling estimate (inspect/bloat.ts,
- * up to SAMPLE_PAGES pages per heap and per TOAST table) and order by it.
+ * up to SAMPLE_PAGES pages per heap and per TOAST table) and order by it. `'to-order'` samples
+ * only when there is an order to decide (more than one table): a run on one table without
+ * thresholds gains nothing from the sample's reads (about 0.3 s at any table size).
  */
 export async function selectTables(
   client: pg.Client,
   schemas: string[],
   tables: QualifiedName[],
-  opts: { sample?: boolean } = {},
+  opts: { sample?: boolean | 'to-order' } = {},
 ): Promise<Selection> {
   const everything = schemas.length === 0 && tables.length === 0;
   // A partitioned table holds no rows: it stands for its leaf partitions (foreign ones
@@ -179,7 +181,7 @@ export async function selectTables(
   let candidates = await estimateTables(client, oids, listedOids);
   candidates = candidates.map((c) => ({ ...c, namedDirectly: directOids.has(c.oid) }));
   let sampleError: string | undefined;
-  if (opts.sample) {
+  if (opts.sample === true || (opts.sample === 'to-order' && candidates.length > 1)) {
     // The sample only orders and filters the run: if it fails, the run goes on with the
     // statistics' estimate and says so (with a threshold set, no table then passes).
     try {

@@ -102,7 +102,9 @@ describe('guards', () => {
       ANALYZE public.small_bloat, public.big_bloat`);
     const home = makeHome();
     writeConfig(home, 'default', connectionConfig(db, ['schemas = []', 'tables = []', 'lock_timeout = "1s"']));
-    const run = await runCli(['repack_tables'], { home });
+    const run = await runCli(['repack_tables', '--debug'], { home });
+    // Several tables: the order is the sample's.
+    expect(run.stderr).toMatch(/\[seed\] \d+ tables selected, largest estimated bloat first \(bloat estimate: [1-9]\d* pages? read\)/);
     const order = run.stdout.split('\n').filter((l) => /: (done|refused|failed)/.test(l)).map((l) => l.split(':')[0]);
     expect(order.indexOf('seed public.big_bloat')).toBe(0);
     expect(order.indexOf('seed public.small_bloat')).toBeGreaterThan(order.indexOf('seed public.table_for_repack'));

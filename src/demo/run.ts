@@ -29,6 +29,7 @@ export interface DemoOptions {
 export async function runDemo(o: DemoOptions): Promise<number> {
   o.out(`starting a throwaway PostgreSQL ${o.major ?? ''}...`.replace(' ...', '...'));
   const server = await startEmbeddedServer({ major: o.major, settings: { fsync: 'off', max_connections: '50' } });
+  o.out(`its data directory: ${server.dataDir} (removed at the end)`);
   try {
     return await demoOn(server, o);
   } finally {

@@ -190,3 +190,53 @@ describe('max_wal_rate', () => {
     expect(await rpclLeftovers(ownSql)).toEqual([]);
   });
 });
+
+describe('sleep_ratio', () => {
+  /**
+   * The share of the chunked copy's time that rpcl's work session spends inside a transaction,
+   * sampled every 10 ms from outside, from the copy's start to the replay's.
+   */
+  async function copyBusyShare(extra: string[]): Promise<{ share: number; samples: number }> {
+    const home = makeHome();
+    writeConfig(home, 'default', config(['chunk_time = 0.2', ...extra]));
+    const sampler = await sessionAs(db, 'busy sampler');
+    const states: boolean[] = [];
+    let sampling = true;
+    const run = spawnCli(['repack_tables', '--debug'], { home });
+    running.run = run;
+    await run.waitFor(/phase copy: in chunks/);
+    const loop = (async () => {
+      while (sampling) {
+        const { rows } = await sampler.query(
+          `SELECT count(*) FILTER (WHERE xact_start IS NOT NULL)::int AS busy FROM pg_stat_activity
+            WHERE application_name = 'rpcl work' AND datname = current_database()`,
+        );
+        states.push(rows[0].busy > 0);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await run.waitFor(/phase replay/, 120_000);
+    sampling = false;
+    await loop;
+    await sampler.end();
+    expect((await run.done).code).toBe(0);
+    return { share: states.filter(Boolean).length / states.length, samples: states.length };
+  }
+
+  // Tolerance: with sleep_ratio r the work session is in a transaction 1/(1+r) of the copy's
+  // time, less the few milliseconds between chunks (progress reads, sizing the next chunk) that
+  // count as pause too: 0.5 for r = 1, accepted within 0.3 to 0.62. Unthrottled, above 0.75.
+  it('pauses that fraction of each chunk\'s work time between chunks', async () => {
+    await loadSeed(sql, 120000);
+    const paced = await copyBusyShare(['sleep_ratio = 1']);
+    const free = await copyBusyShare([]);
+    console.log(`sleep_ratio test: in a transaction ${(paced.share * 100).toFixed(0)}% of ${paced.samples} samples with sleep_ratio 1, ` +
+      `${(free.share * 100).toFixed(0)}% of ${free.samples} without`);
+    expect(paced.samples).toBeGreaterThan(50);
+    expect(paced.share).toBeGreaterThan(0.3);
+    expect(paced.share).toBeLessThan(0.62);
+    expect(free.share).toBeGreaterThan(0.75);
+    expect(await checksum(sql, 'table_for_repack')).toEqual(await checksum(sql, 'control_for_repack'));
+    expect(await rpclLeftovers(sql)).toEqual([]);
+  });
+});
